@@ -1,0 +1,84 @@
+/** The `agent-relay` command line. Each command validates its options, then calls into relay/ or peer/. */
+import { Command, Option } from "commander";
+import { createRelay } from "../relay/server.ts";
+import { VERSION } from "../version.ts";
+import { agentCommands } from "./agent.ts";
+import { runDemo } from "./demo.ts";
+import { CliError } from "./errors.ts";
+import { createLogger } from "./log.ts";
+import { parseInteger, parseListen } from "./parse.ts";
+import { runUp } from "./up.ts";
+
+const program = new Command("agent-relay")
+  .description("Put a service on this machine on the public internet at a stable URL.")
+  .version(VERSION)
+  .showHelpAfterError();
+
+program
+  .command("relay")
+  .description("run a relay node")
+  .addOption(new Option("--listen <host:port>", "address to listen on").default("127.0.0.1:8080"))
+  .addOption(
+    new Option("--domain <domain>", "base domain; agents are served at <address>.<domain>").default(
+      "localhost",
+    ),
+  )
+  .option("--public-url <url>", "public base URL when behind a proxy (default http://<domain>:<port>)")
+  .option("--origin <url...>", "extra relay origins peers may sign for (for example wss://relay.example.com)")
+  .addOption(new Option("--max-streams <n>", "concurrent requests per tunnel").default("4096"))
+  .addOption(new Option("--log-level <level>", "trace, debug, info, warn, error or silent").default("info"))
+  .action(async (o) => {
+    const { host, port } = parseListen(o.listen);
+    const log = createLogger(o.logLevel, "relay");
+    const relay = createRelay(
+      {
+        host,
+        port,
+        domain: o.domain,
+        ...(o.publicUrl ? { publicBaseUrl: o.publicUrl } : {}),
+        extraOrigins: o.origin ?? [],
+        maxStreamsPerTunnel: parseInteger(o.maxStreams, "--max-streams", 1),
+        logLevel: o.logLevel,
+      },
+      log,
+    );
+    const bound = await relay.listen();
+    process.stdout.write(`relay listening on ${host}:${bound}; agents at ${relay.urlFor("<address>")}\n`);
+    const stop = async () => {
+      await relay.close();
+      process.exit(0);
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+
+agentCommands(program);
+
+program
+  .command("up")
+  .description("run the tunnel peer: one tunnel per enabled agent (or just --agent)")
+  .option("--agent <name>", "run only this agent (it need not be enabled)")
+  .option("--relay <url>", "relay to dial, for example ws://127.0.0.1:8080 (saved as the default)")
+  .option("--target <url>", "local server for --agent, for example http://127.0.0.1:3000 (saved)")
+  .addOption(new Option("--log-level <level>", "trace, debug, info, warn, error or silent").default("info"))
+  .action(async (o) => runUp(o));
+
+program
+  .command("demo")
+  .description("relay, demo agent, local server and peer in one process; prints a working curl line")
+  .addOption(new Option("--listen <host:port>", "relay address").default("127.0.0.1:8080"))
+  .addOption(new Option("--log-level <level>", "log level").default("warn"))
+  .action(async (o) => runDemo(o));
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof CliError || (err instanceof Error && err.name === "StoreError")) {
+    process.stderr.write(`agent-relay: ${err.message}\n`);
+  } else if (err instanceof Error && err.name === "ConfigError") {
+    process.stderr.write(`agent-relay: invalid setting ${err.message}\n`);
+  } else if (err instanceof Error && (err as NodeJS.ErrnoException).code === "EADDRINUSE") {
+    process.stderr.write(`agent-relay: ${err.message}; pick another --listen port\n`);
+  } else {
+    process.stderr.write(`agent-relay: ${err instanceof Error ? err.message : String(err)}\n`);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,179 @@
+/**
+ * Keeps one agent's tunnel up: connect, serve streams, and reconnect with backoff when it drops.
+ * It reports its state truthfully: `connected` only while a session is live.
+ */
+import { EventEmitter } from "node:events";
+import type { Logger } from "pino";
+import WebSocket from "ws";
+import { CLOSE_CODES } from "../protocol/errors.ts";
+import type { YamuxConfig } from "../yamux/config.ts";
+import { GoAwayCode } from "../yamux/frame.ts";
+import { Backoff, type BackoffOptions } from "./backoff.ts";
+import { Forwarder, type IdentityHeaderNames, type RequestRecord } from "./forwarder.ts";
+import type { AgentIdentity } from "./identity.ts";
+import { type ConnectedTunnel, connectTunnel, TunnelRefusedError } from "./tunnel-client.ts";
+
+export type TunnelState =
+  | { kind: "disconnected" }
+  | { kind: "connecting" }
+  | { kind: "connected"; url: string }
+  | { kind: "error"; reason: string };
+
+export interface AgentTunnelOptions {
+  name: string;
+  agentId: string;
+  identity: AgentIdentity;
+  relayUrl: string;
+  target: URL;
+  log: Logger;
+  backoff?: Partial<BackoffOptions>;
+  maxInFlight?: number;
+  headerNames?: IdentityHeaderNames;
+  /** Auth refusals retried before giving up (default 3). */
+  maxAuthFailures?: number;
+  yamux?: Partial<YamuxConfig>;
+}
+
+export interface AgentTunnelEvents {
+  state: [TunnelState];
+  /** A connection attempt starts; the argument is Date.now(). */
+  attempt: [number];
+  request: [RequestRecord];
+}
+
+export class AgentTunnel extends EventEmitter<AgentTunnelEvents> {
+  state: TunnelState = { kind: "disconnected" };
+  since = Date.now();
+  readonly forwarder: Forwarder;
+  private readonly opts: AgentTunnelOptions;
+  private readonly backoff: Backoff;
+  private running = false;
+  private current: ConnectedTunnel | undefined;
+  private wake: (() => void) | undefined;
+  private loopDone: Promise<void> | undefined;
+
+  constructor(opts: AgentTunnelOptions) {
+    super();
+    this.opts = opts;
+    this.backoff = new Backoff(opts.backoff);
+    this.forwarder = new Forwarder({
+      target: opts.target,
+      agentId: opts.agentId,
+      address: opts.identity.checksumAddress,
+      maxInFlight: opts.maxInFlight ?? 1024,
+      log: opts.log,
+      ...(opts.headerNames ? { headerNames: opts.headerNames } : {}),
+    });
+    this.forwarder.onRequest = (r) => {
+      opts.log.info({ agent: opts.name, ...r }, "request");
+      this.emit("request", r);
+    };
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loopDone = this.loop();
+  }
+
+  /** Closes the tunnel and stops reconnecting. */
+  async stop(): Promise<void> {
+    this.running = false;
+    const c = this.current;
+    if (c) {
+      c.session.goAway(GoAwayCode.Normal);
+      await c.session.flushed();
+      c.ws.close(1000, "peer stopping");
+    }
+    this.wake?.();
+    await this.loopDone;
+    this.setState({ kind: "disconnected" });
+  }
+
+  private setState(s: TunnelState): void {
+    this.state = s;
+    this.since = Date.now();
+    this.emit("state", s);
+  }
+
+  private async loop(): Promise<void> {
+    const { log, name } = this.opts;
+    let authFailures = 0;
+    while (this.running) {
+      this.setState({ kind: "connecting" });
+      this.emit("attempt", Date.now());
+      let delay: number;
+      try {
+        const c = await connectTunnel({
+          relayUrl: this.opts.relayUrl,
+          identity: this.opts.identity,
+          ...(this.opts.yamux ? { yamux: this.opts.yamux } : {}),
+        });
+        authFailures = 0;
+        const outcome = await this.serve(c);
+        if (!this.running) break;
+        if (outcome === "superseded") {
+          log.warn({ agent: name }, "another tunnel took over this agent's address; not reconnecting");
+          this.setState({ kind: "error", reason: "superseded by a newer tunnel for the same agent" });
+          this.running = false;
+          break;
+        }
+        delay = outcome === "restarting" ? Math.floor(Math.random() * 250) : this.backoff.next();
+        log.info({ agent: name, outcome, retryInMs: delay }, "tunnel lost");
+      } catch (err) {
+        if (!this.running) break;
+        if (err instanceof TunnelRefusedError && err.fatal) {
+          authFailures++;
+          if (authFailures >= (this.opts.maxAuthFailures ?? 3)) {
+            log.error({ agent: name, reason: err.reason }, "relay keeps refusing this agent; giving up");
+            this.setState({ kind: "error", reason: err.reason });
+            this.running = false;
+            break;
+          }
+        }
+        delay = this.backoff.next();
+        log.warn({ agent: name, err: (err as Error).message, retryInMs: delay }, "tunnel connect failed");
+      }
+      this.setState({ kind: "disconnected" });
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, delay);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+
+  /** Serves streams until the tunnel ends; says how it ended. */
+  private serve(c: ConnectedTunnel): Promise<"superseded" | "restarting" | "lost"> {
+    this.current = c;
+    const connectedAt = Date.now();
+    this.opts.log.info({ agent: this.opts.name, url: c.auth.publicUrl }, "tunnel connected");
+    this.setState({ kind: "connected", url: c.auth.publicUrl });
+    c.session.on("stream", (stream) => this.forwarder.handle(stream));
+    let goAway: number | undefined;
+    c.session.on("goaway", (code) => {
+      goAway = code;
+      // Restarting: the relay wants us elsewhere now; in-flight streams may still finish.
+      if (code === GoAwayCode.Restarting) this.setState({ kind: "connecting" });
+    });
+    return new Promise((resolve) => {
+      const done = (closeCode: number) => {
+        this.current = undefined;
+        this.backoff.connectionEnded(Date.now() - connectedAt);
+        if (goAway === GoAwayCode.Superseded || closeCode === CLOSE_CODES.superseded) resolve("superseded");
+        else if (goAway === GoAwayCode.Restarting || closeCode === CLOSE_CODES.restarting)
+          resolve("restarting");
+        else resolve("lost");
+      };
+      if (c.ws.readyState === WebSocket.CLOSED) return done(1006);
+      c.ws.once("close", (code) => done(code));
+      c.session.once("close", (err) => {
+        // A dead session (keepalive timeout, protocol error) with a socket that has not noticed.
+        if (err && c.ws.readyState === WebSocket.OPEN) c.ws.terminate();
+      });
+    });
+  }
+}

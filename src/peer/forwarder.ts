@@ -1,0 +1,158 @@
+/**
+ * The peer's end of a stream: read the request head, swap in the identity headers, open a TCP
+ * connection to the local server, and pipe bytes both ways until either side ends.
+ * Data path: stream → (this) → local socket.
+ */
+import { connect, type Socket } from "node:net";
+import type { Logger } from "pino";
+import { DEFAULT_IDENTITY_HEADERS, ERROR_HEADER, MAX_REQUEST_HEAD } from "../protocol/constants.ts";
+import { errorBody, HTTP_ERRORS, type HttpErrorCode } from "../protocol/errors.ts";
+import type { YamuxStream } from "../yamux/stream.ts";
+import { findHeadEnd, HeadError, parseHead, rewriteHead } from "./request-head.ts";
+
+export interface IdentityHeaderNames {
+  agentId: string;
+  agentAddress: string;
+  relayOrigin: string;
+}
+
+export interface ForwarderOptions {
+  /** The local server, http://host:port. */
+  target: URL;
+  agentId: string;
+  /** Checksummed address. */
+  address: string;
+  headerNames?: IdentityHeaderNames;
+  /** Requests in flight before `503 peer_busy`. */
+  maxInFlight: number;
+  log?: Logger;
+}
+
+export interface RequestRecord {
+  method: string;
+  path: string;
+  status: number;
+  bytesIn: number;
+  bytesOut: number;
+  ms: number;
+}
+
+export class Forwarder {
+  inFlight = 0;
+  private readonly opts: ForwarderOptions;
+  private readonly drop: ReadonlySet<string>;
+  private readonly add: string[];
+  private readonly host: string;
+  private readonly port: number;
+  /** Called once per finished request, for logs and the live view. */
+  onRequest: ((r: RequestRecord) => void) | undefined;
+
+  constructor(opts: ForwarderOptions) {
+    this.opts = opts;
+    const names = opts.headerNames ?? DEFAULT_IDENTITY_HEADERS;
+    this.drop = new Set([names.agentId, names.agentAddress, names.relayOrigin].map((n) => n.toLowerCase()));
+    this.add = [names.agentId, opts.agentId, names.agentAddress, opts.address, names.relayOrigin, "1"];
+    if (opts.target.protocol !== "http:")
+      throw new Error(`target must be http://, got ${opts.target.protocol}`);
+    this.host = opts.target.hostname.replace(/^\[|\]$/g, "");
+    this.port = Number(opts.target.port || 80);
+  }
+
+  handle(stream: YamuxStream): void {
+    if (this.inFlight >= this.opts.maxInFlight) return respond(stream, "peer_busy");
+    this.inFlight++;
+    const started = performance.now();
+    let released = false;
+    const release = () => {
+      if (!released) {
+        released = true;
+        this.inFlight--;
+      }
+    };
+    stream.on("close", release);
+    stream.on("error", () => {}); // resets are expected; the socket side is torn down on close
+    let buffered: Buffer = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      buffered = buffered.byteLength === 0 ? chunk : Buffer.concat([buffered, chunk]);
+      let end: number;
+      try {
+        end = findHeadEnd(buffered, MAX_REQUEST_HEAD);
+        if (end === -1) return;
+        stream.off("data", onData);
+        stream.off("end", onEarlyEnd);
+        stream.pause();
+        const head = parseHead(buffered.subarray(0, end));
+        const rewritten = rewriteHead(head, this.drop, this.add);
+        this.connectLocal(stream, rewritten, buffered.subarray(end), head.requestLine, started);
+      } catch (err) {
+        stream.off("data", onData);
+        respond(stream, err instanceof HeadError ? err.code : "bad_request");
+      }
+    };
+    const onEarlyEnd = () => respond(stream, "bad_request");
+    stream.on("data", onData);
+    stream.on("end", onEarlyEnd);
+  }
+
+  private connectLocal(
+    stream: YamuxStream,
+    head: Buffer,
+    rest: Buffer,
+    requestLine: string,
+    started: number,
+  ): void {
+    const socket: Socket = connect({ host: this.host, port: this.port, noDelay: true });
+    let connected = false;
+    let status = 0;
+    let bytesOut = 0;
+    let bytesIn = head.byteLength + rest.byteLength;
+    socket.once("connect", () => {
+      connected = true;
+      socket.write(head);
+      if (rest.byteLength > 0) socket.write(rest);
+      stream.on("data", (c: Buffer) => {
+        bytesIn += c.byteLength;
+      });
+      stream.pipe(socket);
+      socket.pipe(stream);
+    });
+    socket.on("data", (chunk: Buffer) => {
+      if (status === 0)
+        status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(chunk.toString("latin1", 0, 16))?.[1] ?? 0);
+      bytesOut += chunk.byteLength;
+    });
+    socket.on("error", (err) => {
+      if (!connected) {
+        this.opts.log?.warn({ target: this.opts.target.href, err: err.message }, "local server unreachable");
+        status = HTTP_ERRORS.local_unreachable.status;
+        respond(stream, "local_unreachable");
+      } else {
+        stream.destroy();
+      }
+    });
+    stream.on("close", () => socket.destroy());
+    socket.on("close", () => {
+      if (!stream.writableEnded) stream.destroy();
+      const [method = "", path = ""] = requestLine.split(" ");
+      this.onRequest?.({
+        method,
+        path: path.split("?")[0]!,
+        status,
+        bytesIn,
+        bytesOut,
+        ms: Math.round(performance.now() - started),
+      });
+    });
+  }
+}
+
+/** Answers the stream with a JSON error and ends it. */
+export function respond(stream: YamuxStream, code: HttpErrorCode): void {
+  const body = errorBody(code);
+  const { status } = HTTP_ERRORS[code];
+  stream.end(
+    `HTTP/1.1 ${status} ${code}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n` +
+      `${ERROR_HEADER}: ${code}\r\nConnection: close\r\n\r\n${body}`,
+  );
+  stream.resume(); // discard whatever else the relay sends for this request
+}

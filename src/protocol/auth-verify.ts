@@ -1,0 +1,79 @@
+/**
+ * The relay's check of an AUTH message (spec/PROTOCOL.md, "How the relay verifies").
+ * Checks run in a fixed order and the first failure decides the close code.
+ */
+import { timingSafeEqual } from "node:crypto";
+import type { AuthRequest } from "./auth-codec.ts";
+import { addressOfPublicKey, buildAuthMessage, eip191Digest } from "./auth-message.ts";
+import { MAX_CLOCK_SKEW_S } from "./constants.ts";
+import type { CloseReason } from "./errors.ts";
+import { parseSignature, recoverPublicKey, verifyDigest } from "./secp256k1.ts";
+
+export interface VerifyContext {
+  /** The nonce the relay issued on this connection; undefined once used. */
+  expectedNonce: Uint8Array | undefined;
+  /** Normalized origins the relay answers to. */
+  allowedOrigins: ReadonlySet<string>;
+  /** The relay's clock, Unix seconds. */
+  nowS: number;
+  maxSkewS?: number;
+}
+
+export type AuthVerdict =
+  | { ok: true; address: Uint8Array }
+  | { ok: false; reason: CloseReason; detail: string };
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && timingSafeEqual(a, b);
+}
+
+export function verifyAuth(req: AuthRequest, ctx: VerifyContext): AuthVerdict {
+  if (!ctx.expectedNonce || !sameBytes(req.nonce, ctx.expectedNonce)) {
+    return {
+      ok: false,
+      reason: "bad_nonce",
+      detail: "nonce was not issued on this connection or was already used",
+    };
+  }
+  if (!ctx.allowedOrigins.has(req.origin)) {
+    return { ok: false, reason: "wrong_origin", detail: `signed for ${req.origin}, not this relay` };
+  }
+  const skew = Math.abs(ctx.nowS - req.timestamp);
+  if (skew > (ctx.maxSkewS ?? MAX_CLOCK_SKEW_S)) {
+    return { ok: false, reason: "clock_skew", detail: `timestamp is ${skew}s from the relay clock` };
+  }
+  const sig = parseSignature(req.signature);
+  const v = req.signature[64]!;
+  if (!sig || (v !== 27 && v !== 28)) {
+    return { ok: false, reason: "bad_signature", detail: "signature is malformed or not low-s" };
+  }
+  const digest = eip191Digest(
+    buildAuthMessage({
+      origin: req.origin,
+      address: req.address,
+      nonce: req.nonce,
+      timestamp: req.timestamp,
+    }),
+  );
+  let pub = req.publicKey;
+  if (pub) {
+    let derived: Uint8Array;
+    try {
+      derived = addressOfPublicKey(pub);
+    } catch {
+      return { ok: false, reason: "address_mismatch", detail: "public key is not 65-byte uncompressed" };
+    }
+    if (!sameBytes(derived, req.address)) {
+      return { ok: false, reason: "address_mismatch", detail: "public key does not hash to the address" };
+    }
+  } else {
+    pub = recoverPublicKey(digest, req.signature);
+    if (!pub || !sameBytes(addressOfPublicKey(pub), req.address)) {
+      return { ok: false, reason: "bad_signature", detail: "signature does not recover to the address" };
+    }
+  }
+  if (!verifyDigest(digest, sig, pub)) {
+    return { ok: false, reason: "bad_signature", detail: "signature does not verify" };
+  }
+  return { ok: true, address: req.address };
+}

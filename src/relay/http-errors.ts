@@ -1,0 +1,39 @@
+/** Writes a JSON error from the one error table (src/protocol/errors.ts). */
+import { type ServerResponse, STATUS_CODES } from "node:http";
+import { ERROR_HEADER } from "../protocol/constants.ts";
+import { errorBody, HTTP_ERRORS, type HttpErrorCode } from "../protocol/errors.ts";
+
+export function sendError(
+  res: ServerResponse,
+  code: HttpErrorCode,
+  extraHeaders: Record<string, string> = {},
+): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = errorBody(code);
+  res.writeHead(HTTP_ERRORS[code].status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+    "cache-control": "no-store",
+    [ERROR_HEADER]: code,
+    ...extraHeaders,
+  });
+  res.end(body);
+}
+
+/** The same error written raw onto a socket (for upgrade requests, which have no ServerResponse). */
+export function rawError(code: HttpErrorCode, extraHeaders: Record<string, string> = {}): string {
+  const body = errorBody(code);
+  const { status } = HTTP_ERRORS[code];
+  const lines = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}`,
+    "Content-Type: application/json",
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    `${ERROR_HEADER}: ${code}`,
+    "Connection: close",
+    ...Object.entries(extraHeaders).map(([k, v]) => `${k}: ${v}`),
+  ];
+  return `${lines.join("\r\n")}\r\n\r\n${body}`;
+}

@@ -1,0 +1,157 @@
+/**
+ * The tunnel endpoint: WebSocket upgrade, challenge, AUTH check, then a yamux session registered
+ * under the authenticated address. spec/PROTOCOL.md, "Transport" and "Authentication".
+ */
+import { randomBytes } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import type { Logger } from "pino";
+import WebSocket, { WebSocketServer } from "ws";
+import { AuthDecodeError, decodeAuth, encodeAuthOk, encodeChallenge } from "../protocol/auth-codec.ts";
+import { checksumAddress, toHex } from "../protocol/auth-message.ts";
+import { verifyAuth } from "../protocol/auth-verify.ts";
+import { NONCE_BYTES, PROTOCOL_VERSION, SUBPROTOCOL } from "../protocol/constants.ts";
+import { CLOSE_CODES, type CloseReason } from "../protocol/errors.ts";
+import { messageBuffer, sessionOverWebSocket } from "../transport/ws-session.ts";
+import { GoAwayCode } from "../yamux/frame.ts";
+import type { RelayConfig } from "./config.ts";
+import { rawError } from "./http-errors.ts";
+import type { TunnelRegistry } from "./registry.ts";
+import { Tunnel } from "./tunnel.ts";
+
+export interface TunnelEndpointContext {
+  config: RelayConfig;
+  registry: TunnelRegistry;
+  log: Logger;
+  origins: () => ReadonlySet<string>;
+  urlFor: (address: string) => string;
+  onAuthResult?: (reason: CloseReason | "ok") => void;
+}
+
+export class TunnelEndpoint {
+  private readonly wss: WebSocketServer;
+  private readonly ctx: TunnelEndpointContext;
+  private readonly pending = new Set<WebSocket>();
+
+  constructor(ctx: TunnelEndpointContext) {
+    this.ctx = ctx;
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: ctx.config.maxMessageBytes,
+      perMessageDeflate: false,
+      clientTracking: false,
+      handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+    });
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const offered = (req.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim());
+    if (!offered.includes(SUBPROTOCOL)) {
+      socket.end(rawError("unsupported_protocol", { "Sec-WebSocket-Protocol": SUBPROTOCOL }));
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req));
+  }
+
+  /** Closes connections that have not finished auth (used on shutdown). */
+  closePending(): void {
+    for (const ws of this.pending) ws.close(CLOSE_CODES.restarting, "restarting");
+  }
+
+  private onConnection(ws: WebSocket, req: IncomingMessage): void {
+    const { config, registry, log } = this.ctx;
+    const remote = req.socket.remoteAddress;
+    let nonce: Uint8Array | undefined = randomBytes(NONCE_BYTES);
+    let tunnel: Tunnel | undefined;
+    this.pending.add(ws);
+    const fail = (reason: CloseReason, detail: string) => {
+      log.info({ remote, reason, detail }, "tunnel auth failed");
+      this.ctx.onAuthResult?.(reason);
+      ws.close(CLOSE_CODES[reason], `${reason}: ${detail}`.slice(0, 120));
+    };
+    const timer = setTimeout(
+      () => fail("auth_timeout", `no valid AUTH within ${config.authTimeoutMs} ms`),
+      config.authTimeoutMs,
+    );
+    timer.unref();
+    ws.on("error", (err) => log.debug({ remote, err: err.message }, "tunnel socket error"));
+    ws.on("close", () => {
+      clearTimeout(timer);
+      this.pending.delete(ws);
+      if (tunnel) {
+        registry.remove(tunnel);
+        log.info({ address: tunnel.address }, "tunnel closed");
+      }
+    });
+    ws.on("message", (data, isBinary) => {
+      if (!isBinary) {
+        ws.close(CLOSE_CODES.unsupported_data, "unsupported_data: binary messages only");
+        return;
+      }
+      const buf = messageBuffer(data);
+      if (tunnel) {
+        tunnel.session.receive(buf);
+        return;
+      }
+      if (nonce === undefined) return; // a failed AUTH is being closed
+      let req: ReturnType<typeof decodeAuth>;
+      try {
+        req = decodeAuth(buf);
+      } catch (err) {
+        nonce = undefined;
+        return fail("bad_message", err instanceof AuthDecodeError ? err.message : "undecodable");
+      }
+      const verdict = verifyAuth(req, {
+        expectedNonce: nonce,
+        allowedOrigins: this.ctx.origins(),
+        nowS: Math.floor(Date.now() / 1000),
+        maxSkewS: config.maxClockSkewS,
+      });
+      nonce = undefined; // single use, whatever the verdict
+      if (!verdict.ok) return fail(verdict.reason, verdict.detail);
+      clearTimeout(timer);
+      this.pending.delete(ws);
+      tunnel = this.establish(ws, toHex(verdict.address));
+      log.info({ address: checksumAddress(verdict.address), remote }, "tunnel connected");
+      this.ctx.onAuthResult?.("ok");
+    });
+    ws.send(encodeChallenge({ version: PROTOCOL_VERSION, nonce, relayTimeMs: Date.now() }));
+  }
+
+  private establish(ws: WebSocket, address: string): Tunnel {
+    const { config, registry, log } = this.ctx;
+    const publicUrl = this.ctx.urlFor(address);
+    ws.send(
+      encodeAuthOk({
+        publicUrl,
+        maxStreams: config.maxStreamsPerTunnel,
+        keepAliveMs: config.keepAliveIntervalMs,
+        maxMessageBytes: config.maxMessageBytes,
+      }),
+    );
+    const session = sessionOverWebSocket(ws, "opener", {
+      acceptStreams: false,
+      maxMessageBytes: config.maxMessageBytes,
+      keepAliveIntervalMs: config.keepAliveIntervalMs,
+      keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+    });
+    const tunnel = new Tunnel(address, publicUrl, ws, session, config.maxStreamsPerTunnel);
+    session.on("close", (err) => {
+      registry.remove(tunnel);
+      if (err?.reason === "protocol_error") tunnel.close("protocol_error", err.message);
+      else if (err?.reason === "keepalive_timeout") tunnel.close("keepalive_timeout");
+      else if (ws.readyState === WebSocket.OPEN) ws.terminate();
+    });
+    session.on("goaway", (code) => {
+      // The peer is leaving: route nothing new to it.
+      log.info({ address, code }, "peer sent GoAway");
+      registry.remove(tunnel);
+    });
+    const previous = registry.add(tunnel);
+    if (previous) {
+      log.info({ address }, "tunnel superseded by a newer one");
+      previous.drain(GoAwayCode.Superseded, "superseded", config.drainTimeoutMs);
+    }
+    return tunnel;
+  }
+}

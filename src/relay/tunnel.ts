@@ -1,0 +1,68 @@
+/** One authenticated tunnel on the relay: the WebSocket, its yamux session, and how it ends. */
+import type WebSocket from "ws";
+import { CLOSE_CODES, type CloseReason } from "../protocol/errors.ts";
+import { GoAwayCode } from "../yamux/frame.ts";
+import type { Session } from "../yamux/session.ts";
+import type { YamuxStream } from "../yamux/stream.ts";
+
+export class Tunnel {
+  readonly connectedAt = Date.now();
+  private draining = false;
+  private drainTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    /** 40 lowercase hex digits. */
+    readonly address: string,
+    readonly publicUrl: string,
+    readonly ws: WebSocket,
+    readonly session: Session,
+    private readonly maxStreams: number,
+  ) {}
+
+  get isOpen(): boolean {
+    return !this.draining && !this.session.isClosed && this.session.remoteGoAway === undefined;
+  }
+
+  /** True when this tunnel already carries its limit of streams. */
+  get isBusy(): boolean {
+    return this.session.streamCount >= this.maxStreams;
+  }
+
+  openStream(): YamuxStream {
+    const stream = this.session.openStream();
+    stream.once("close", () => {
+      if (this.draining && this.session.streamCount === 0) this.finish();
+    });
+    return stream;
+  }
+
+  /**
+   * Sends GoAway `code` so no new streams start, lets in-flight streams finish for up to
+   * `timeoutMs`, then closes the WebSocket with `closeReason`.
+   */
+  drain(code: GoAwayCode, closeReason: CloseReason, timeoutMs: number): void {
+    if (this.draining) return;
+    this.draining = true;
+    this.session.goAway(code);
+    this.pendingClose = closeReason;
+    if (this.session.streamCount === 0) return this.finish();
+    this.drainTimer = setTimeout(() => this.finish(), timeoutMs);
+    this.drainTimer.unref();
+  }
+
+  private pendingClose: CloseReason = "superseded";
+
+  private finish(): void {
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    const reason = this.pendingClose;
+    void this.session.flushed().then(() => this.close(reason));
+  }
+
+  close(reason: CloseReason, detail?: string): void {
+    const text = detail ? `${reason}: ${detail}` : reason;
+    this.ws.close(CLOSE_CODES[reason], text.slice(0, 120));
+    this.session.close();
+  }
+}
+
+export { GoAwayCode };

@@ -1,0 +1,52 @@
+/** Session settings with defaults, checked once at construction (`verifyConfig`). */
+import { INITIAL_WINDOW } from "./frame.ts";
+
+export interface YamuxConfig {
+  /** Receive window each stream grants its sender, at most 2^32-1. */
+  maxStreamWindow: number;
+  /** Largest payload in one data frame we send. */
+  maxFrameData: number;
+  /** Largest transport message we send; frames are batched up to this size. */
+  maxMessageBytes: number;
+  /** Stream writers wait once this many bytes are queued or in flight on the transport. */
+  writeHighWaterMark: number;
+  /** Interval between keepalive pings; 0 turns them off. */
+  keepAliveIntervalMs: number;
+  /** A ping unanswered for this long marks the session dead. */
+  keepAliveTimeoutMs: number;
+  /** Whether the remote may open streams. The relay sets false: only it opens streams. */
+  acceptStreams: boolean;
+  /** Inbound streams open at once before new ones are refused with RST. */
+  maxInboundStreams: number;
+}
+
+export const defaultConfig: YamuxConfig = {
+  maxStreamWindow: 1024 * 1024,
+  maxFrameData: 256 * 1024,
+  maxMessageBytes: 1024 * 1024,
+  writeHighWaterMark: 4 * 1024 * 1024,
+  keepAliveIntervalMs: 15_000,
+  keepAliveTimeoutMs: 10_000,
+  acceptStreams: true,
+  maxInboundStreams: 65_536,
+};
+
+export function verifyConfig(c: YamuxConfig): YamuxConfig {
+  const bad = (what: string) => {
+    throw new RangeError(`yamux config: ${what}`);
+  };
+  if (
+    !Number.isInteger(c.maxStreamWindow) ||
+    c.maxStreamWindow < INITIAL_WINDOW ||
+    c.maxStreamWindow > 0xffffffff
+  )
+    bad("maxStreamWindow must be an integer from 256 KiB to 2^32-1");
+  if (!Number.isInteger(c.maxFrameData) || c.maxFrameData < 1024) bad("maxFrameData must be at least 1024");
+  if (!Number.isInteger(c.maxMessageBytes) || c.maxMessageBytes < 1024)
+    bad("maxMessageBytes must be at least 1024");
+  if (c.writeHighWaterMark < c.maxMessageBytes) bad("writeHighWaterMark must be at least maxMessageBytes");
+  if (c.keepAliveIntervalMs < 0 || c.keepAliveTimeoutMs <= 0) bad("keepalive times must be positive");
+  if (!Number.isInteger(c.maxInboundStreams) || c.maxInboundStreams < 0)
+    bad("maxInboundStreams must be >= 0");
+  return c;
+}

@@ -1,0 +1,403 @@
+/**
+ * A yamux session over a message transport (here, WebSocket binary messages). Message boundaries
+ * carry no meaning: the concatenated messages form the yamux byte stream, and frames we send are
+ * batched into messages of at most `maxMessageBytes`.
+ */
+import { EventEmitter } from "node:events";
+import { defaultConfig, verifyConfig, type YamuxConfig } from "./config.ts";
+import {
+  decodeHeader,
+  encodeHeader,
+  Flag,
+  FrameType,
+  GoAwayCode,
+  HEADER_LENGTH,
+  YamuxProtocolError,
+} from "./frame.ts";
+import { StreamResetError, YamuxStream } from "./stream.ts";
+
+export interface SessionTransport {
+  /** Sends one message; `cb` runs once it has been handed to the socket. */
+  send(data: Buffer, cb: (err?: Error | null) => void): void;
+}
+
+export type SessionRole = "opener" | "acceptor";
+
+export class SessionClosedError extends Error {
+  override name = "SessionClosedError";
+  constructor(
+    message: string,
+    readonly reason: "protocol_error" | "keepalive_timeout" | "transport_closed" | "closed",
+  ) {
+    super(message);
+  }
+}
+
+export interface SessionEvents {
+  stream: [YamuxStream];
+  goaway: [number];
+  close: [SessionClosedError | undefined];
+}
+
+export class Session extends EventEmitter<SessionEvents> {
+  readonly config: YamuxConfig;
+  readonly maxFrameData: number;
+  private readonly transport: SessionTransport;
+  private readonly streams = new Map<number, YamuxStream>();
+  private nextId: number;
+  /** Highest stream id the remote has opened, to tell late frames from frames for unopened streams. */
+  private highestRemoteId = 0;
+  private closed = false;
+  /** GoAway code we received, if any: no new streams may be opened. */
+  remoteGoAway: number | undefined;
+  localGoAway: number | undefined;
+
+  // Outgoing: frames queued for the next message, bytes handed to the transport but not yet written.
+  private out: Buffer[] = [];
+  private outBytes = 0;
+  private inFlight = 0;
+  private flushScheduled = false;
+  private writeWaiters: Array<(err?: Error | null) => void> = [];
+
+  // Incoming: a header split across messages, and the data frame body being delivered.
+  private readonly hdr = Buffer.alloc(HEADER_LENGTH);
+  private hdrFill = 0;
+  private bodyRemaining = 0;
+  private bodyStream: YamuxStream | undefined;
+  private bodyFlags = 0;
+
+  // Keepalive
+  private pingTimer: NodeJS.Timeout | undefined;
+  private pingId = 0;
+  private pingSentAt = 0;
+  private pingOutstanding = false;
+  /** Last measured round trip, ms; -1 before the first pong. */
+  rtt = -1;
+
+  constructor(transport: SessionTransport, role: SessionRole, config: Partial<YamuxConfig> = {}) {
+    super();
+    this.config = verifyConfig({ ...defaultConfig, ...config });
+    this.maxFrameData = this.config.maxFrameData;
+    this.transport = transport;
+    this.nextId = role === "opener" ? 1 : 2;
+    if (this.config.keepAliveIntervalMs > 0) {
+      this.pingTimer = setInterval(() => this.keepAlive(), this.config.keepAliveIntervalMs);
+      this.pingTimer.unref();
+    }
+  }
+
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Opens a new stream towards the remote. Throws if the session is closed or going away. */
+  openStream(): YamuxStream {
+    if (this.closed) throw new SessionClosedError("session is closed", "closed");
+    if (this.remoteGoAway !== undefined || this.localGoAway !== undefined)
+      throw new SessionClosedError("session is going away", "closed");
+    const id = this.nextId;
+    this.nextId += 2;
+    const stream = new YamuxStream(this, id, this.config.maxStreamWindow);
+    this.streams.set(id, stream);
+    this.enqueue(encodeHeader(FrameType.WindowUpdate, Flag.SYN, id, stream.initialCredit()));
+    return stream;
+  }
+
+  /** Feeds bytes received from the transport. */
+  receive(chunk: Buffer): void {
+    let off = 0;
+    const len = chunk.byteLength;
+    try {
+      while (off < len && !this.closed) {
+        if (this.bodyRemaining > 0) {
+          const n = Math.min(this.bodyRemaining, len - off);
+          this.bodyRemaining -= n;
+          this.bodyStream?.onData(chunk.subarray(off, off + n));
+          off += n;
+          if (this.bodyRemaining === 0) this.endBody();
+          continue;
+        }
+        if (this.hdrFill === 0 && len - off >= HEADER_LENGTH) {
+          this.handleHeader(chunk, off);
+          off += HEADER_LENGTH;
+          continue;
+        }
+        const n = Math.min(HEADER_LENGTH - this.hdrFill, len - off);
+        chunk.copy(this.hdr, this.hdrFill, off, off + n);
+        this.hdrFill += n;
+        off += n;
+        if (this.hdrFill === HEADER_LENGTH) {
+          this.hdrFill = 0;
+          this.handleHeader(this.hdr, 0);
+        }
+      }
+    } catch (err) {
+      if (err instanceof YamuxProtocolError) this.protocolError(err.message);
+      else throw err;
+    }
+  }
+
+  /** Sends GoAway: no new streams from either side; open streams run to completion. */
+  goAway(code: number): void {
+    if (this.closed || this.localGoAway !== undefined) return;
+    this.localGoAway = code;
+    this.enqueue(encodeHeader(FrameType.GoAway, 0, 0, code));
+  }
+
+  /** The transport closed: every open stream fails. */
+  transportClosed(): void {
+    this.close(new SessionClosedError("transport closed", "transport_closed"));
+  }
+
+  /** Ends the session at once, failing open streams with `err`. */
+  close(err?: SessionClosedError): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    const failure = err ?? new SessionClosedError("session closed", "closed");
+    for (const s of [...this.streams.values()]) s.onSessionClosed(failure);
+    this.streams.clear();
+    for (const cb of this.writeWaiters.splice(0)) cb(failure);
+    this.out = [];
+    this.outBytes = 0;
+    this.checkIdle();
+    this.emit("close", err);
+  }
+
+  /** Resolves when everything queued so far has been handed to the transport. */
+  flushed(): Promise<void> {
+    if (this.outBytes === 0 && this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.whenIdle(resolve));
+  }
+
+  // --- Used by streams ---
+
+  sendData(id: number, data: Buffer): void {
+    this.enqueue(encodeHeader(FrameType.Data, 0, id, data.byteLength));
+    this.enqueue(data);
+  }
+
+  sendWindowUpdate(id: number, delta: number): void {
+    this.enqueue(encodeHeader(FrameType.WindowUpdate, 0, id, delta));
+  }
+
+  sendFin(id: number): void {
+    this.enqueue(encodeHeader(FrameType.WindowUpdate, Flag.FIN, id, 0));
+  }
+
+  sendRst(id: number): void {
+    this.enqueue(encodeHeader(FrameType.WindowUpdate, Flag.RST, id, 0));
+  }
+
+  /** Runs `cb` now if the transport is keeping up, or once it catches up. */
+  whenWritable(cb: (err?: Error | null) => void): void {
+    if (this.closed) return cb(new SessionClosedError("session is closed", "closed"));
+    if (this.outBytes + this.inFlight < this.config.writeHighWaterMark) return cb();
+    this.writeWaiters.push(cb);
+  }
+
+  forget(stream: YamuxStream): void {
+    if (this.streams.get(stream.id) === stream) this.streams.delete(stream.id);
+  }
+
+  // --- Internals ---
+
+  private handleHeader(buf: Buffer, off: number): void {
+    const h = decodeHeader(buf, off);
+    switch (h.type) {
+      case FrameType.Data:
+      case FrameType.WindowUpdate:
+        return this.handleStreamFrame(h.type, h.flags, h.streamId, h.length);
+      case FrameType.Ping:
+        return this.handlePing(h.flags, h.streamId, h.length);
+      case FrameType.GoAway:
+        if (h.streamId !== 0) throw new YamuxProtocolError("GoAway on a stream");
+        this.remoteGoAway = h.length;
+        this.emit("goaway", h.length);
+        return;
+    }
+  }
+
+  private handleStreamFrame(type: number, flags: number, id: number, length: number): void {
+    if (id === 0) throw new YamuxProtocolError("stream frame on stream 0");
+    let stream = this.streams.get(id);
+    if (flags & Flag.SYN) {
+      if (stream || !this.acceptSyn(id)) {
+        stream = undefined; // refused: discard the body, if any
+      } else {
+        stream = new YamuxStream(this, id, this.config.maxStreamWindow);
+        this.streams.set(id, stream);
+        this.enqueue(encodeHeader(FrameType.WindowUpdate, Flag.ACK, id, stream.initialCredit()));
+        queueMicrotask(() => this.emit("stream", stream!));
+      }
+    } else if (!stream && !this.wasOpened(id)) {
+      throw new YamuxProtocolError(`frame for stream ${id}, which was never opened`);
+    }
+    if (type === FrameType.WindowUpdate) {
+      if (stream) {
+        if (length > 0) stream.onWindowUpdate(length);
+        this.applyEndFlags(stream, flags);
+      }
+      return;
+    }
+    // Data frame: check the window before any byte is buffered.
+    if (stream && !stream.reserve(length))
+      throw new YamuxProtocolError(`stream ${id} exceeded its receive window`);
+    this.bodyStream = stream;
+    this.bodyFlags = flags;
+    this.bodyRemaining = length;
+    if (length === 0) this.endBody();
+  }
+
+  private endBody(): void {
+    const stream = this.bodyStream;
+    this.bodyStream = undefined;
+    if (stream) this.applyEndFlags(stream, this.bodyFlags);
+  }
+
+  private applyEndFlags(stream: YamuxStream, flags: number): void {
+    if (flags & Flag.RST) {
+      this.streams.delete(stream.id);
+      stream.onRemoteReset();
+    } else if (flags & Flag.FIN) {
+      stream.onRemoteFin();
+    }
+  }
+
+  /** Whether the remote may open stream `id` now; sends RST when it may not. */
+  private acceptSyn(id: number): boolean {
+    const remoteParity = this.nextId % 2 === 1 ? 0 : 1;
+    if (id % 2 !== remoteParity) throw new YamuxProtocolError(`remote opened stream ${id} with our parity`);
+    if (id <= this.highestRemoteId) throw new YamuxProtocolError(`stream id ${id} reused`);
+    this.highestRemoteId = id;
+    if (
+      !this.config.acceptStreams ||
+      this.localGoAway !== undefined ||
+      this.streams.size >= this.config.maxInboundStreams
+    ) {
+      this.sendRst(id);
+      return false;
+    }
+    return true;
+  }
+
+  /** Whether `id` is a stream that was opened at some point (so a late frame is not an error). */
+  private wasOpened(id: number): boolean {
+    const ours = id % 2 === this.nextId % 2;
+    return ours ? id < this.nextId : id <= this.highestRemoteId;
+  }
+
+  private handlePing(flags: number, streamId: number, opaque: number): void {
+    if (streamId !== 0) throw new YamuxProtocolError("ping on a stream");
+    if (flags & Flag.SYN) {
+      this.enqueue(encodeHeader(FrameType.Ping, Flag.ACK, 0, opaque));
+    } else if (flags & Flag.ACK) {
+      if (this.pingOutstanding && opaque === this.pingId) {
+        this.pingOutstanding = false;
+        this.rtt = Date.now() - this.pingSentAt;
+      }
+    } else {
+      throw new YamuxProtocolError("ping without SYN or ACK");
+    }
+  }
+
+  private keepAlive(): void {
+    if (this.closed) return;
+    if (this.pingOutstanding) {
+      if (Date.now() - this.pingSentAt >= this.config.keepAliveTimeoutMs) {
+        this.close(new SessionClosedError("keepalive timeout", "keepalive_timeout"));
+      }
+      return;
+    }
+    this.pingId = (this.pingId + 1) >>> 0;
+    this.pingOutstanding = true;
+    this.pingSentAt = Date.now();
+    this.enqueue(encodeHeader(FrameType.Ping, Flag.SYN, 0, this.pingId));
+    // Check again once the timeout has passed, even if that is before the next interval.
+    setTimeout(() => {
+      if (this.pingOutstanding && this.pingSentAt !== 0) this.keepAlive();
+    }, this.config.keepAliveTimeoutMs + 1).unref();
+  }
+
+  private protocolError(message: string): void {
+    if (this.closed) return;
+    this.goAway(GoAwayCode.ProtocolError);
+    this.flushNow();
+    this.close(new SessionClosedError(message, "protocol_error"));
+  }
+
+  private enqueue(buf: Buffer): void {
+    if (this.closed) return;
+    this.out.push(buf);
+    this.outBytes += buf.byteLength;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    this.flushNow();
+  };
+
+  private flushNow(): void {
+    const max = this.config.maxMessageBytes;
+    while (this.outBytes > 0 && this.inFlight < this.config.writeHighWaterMark) {
+      let msg: Buffer;
+      const first = this.out[0]!;
+      if (this.out.length === 1 && first.byteLength <= max) {
+        msg = first;
+        this.out.length = 0;
+      } else {
+        const size = Math.min(this.outBytes, max);
+        msg = Buffer.allocUnsafe(size);
+        let filled = 0;
+        while (filled < size) {
+          const b = this.out[0]!;
+          const n = Math.min(b.byteLength, size - filled);
+          b.copy(msg, filled, 0, n);
+          filled += n;
+          if (n === b.byteLength) this.out.shift();
+          else this.out[0] = b.subarray(n);
+        }
+      }
+      this.outBytes -= msg.byteLength;
+      this.inFlight += msg.byteLength;
+      const size = msg.byteLength;
+      this.transport.send(msg, (err) => {
+        this.inFlight -= size;
+        if (err) return this.transportClosed();
+        if (this.outBytes > 0 && !this.flushScheduled) this.flushNow();
+        this.releaseWriters();
+        this.checkIdle();
+      });
+    }
+    this.releaseWriters();
+  }
+
+  private releaseWriters(): void {
+    if (this.writeWaiters.length === 0 || this.outBytes + this.inFlight >= this.config.writeHighWaterMark)
+      return;
+    const waiters = this.writeWaiters;
+    this.writeWaiters = [];
+    for (const cb of waiters) cb();
+  }
+
+  private idleWaiters: Array<() => void> = [];
+  private whenIdle(cb: () => void): void {
+    this.idleWaiters.push(cb);
+  }
+
+  private checkIdle(): void {
+    if (this.idleWaiters.length > 0 && (this.closed || (this.outBytes === 0 && this.inFlight === 0))) {
+      for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+}
+
+export { GoAwayCode, StreamResetError };

@@ -1,0 +1,170 @@
+/**
+ * One yamux stream as a Node Duplex. Flow control: we send at most `sendWindow` bytes before a
+ * window update; we credit the remote's window back only as our reader consumes, so a slow reader
+ * holds the sender back and buffers at most one window (plus the readable high-water mark).
+ */
+import { Duplex } from "node:stream";
+import { INITIAL_WINDOW } from "./frame.ts";
+import type { Session } from "./session.ts";
+
+export class StreamResetError extends Error {
+  override name = "StreamResetError";
+  readonly code = "ERR_STREAM_RESET";
+}
+
+export class YamuxStream extends Duplex {
+  readonly id: number;
+  /** Bytes we may still send before the remote credits more. */
+  sendWindow = INITIAL_WINDOW;
+  /** Bytes the remote may still send us. */
+  recvWindow = INITIAL_WINDOW;
+  /** Received bytes not yet credited back to the remote. */
+  private unacked = 0;
+  private readonly session: Session;
+  private readonly maxWindow: number;
+  private pendingChunk: Buffer | null = null;
+  private pendingOffset = 0;
+  private pendingCb: ((err?: Error | null) => void) | null = null;
+  private localFin = false;
+  private remoteFin = false;
+  private wasReset = false;
+  /** Time of the last byte in either direction, for idle timeouts. */
+  lastActivity = Date.now();
+
+  constructor(session: Session, id: number, maxWindow: number) {
+    super({ allowHalfOpen: true, readableHighWaterMark: 256 * 1024, writableHighWaterMark: 64 * 1024 });
+    this.session = session;
+    this.id = id;
+    this.maxWindow = maxWindow;
+  }
+
+  /** The window delta announced with SYN/ACK to grow the remote's view from the initial window. */
+  initialCredit(): number {
+    const delta = this.maxWindow - INITIAL_WINDOW;
+    this.recvWindow += delta;
+    return delta;
+  }
+
+  // --- Called by the session for frames that arrive on this stream ---
+
+  /** Returns false if the bytes exceed the window we granted (a protocol error). */
+  reserve(length: number): boolean {
+    if (length > this.recvWindow) return false;
+    this.recvWindow -= length;
+    return true;
+  }
+
+  onData(chunk: Buffer): void {
+    if (this.remoteFin || this.destroyed) return; // late data after FIN or reset: discard
+    this.lastActivity = Date.now();
+    this.unacked += chunk.byteLength;
+    if (this.push(chunk)) this.maybeCredit();
+  }
+
+  onWindowUpdate(delta: number): void {
+    this.sendWindow += delta;
+    if (this.sendWindow > 0xffffffff) this.sendWindow = 0xffffffff;
+    if (this.pendingChunk) this.flushPending();
+  }
+
+  onRemoteFin(): void {
+    if (this.remoteFin) return;
+    this.remoteFin = true;
+    this.push(null);
+    this.maybeFinished();
+  }
+
+  onRemoteReset(): void {
+    this.wasReset = true;
+    this.destroy(new StreamResetError("stream reset by remote"));
+  }
+
+  /** The session ended: fail the stream without sending anything. */
+  onSessionClosed(err: Error): void {
+    this.wasReset = true;
+    this.destroy(err);
+  }
+
+  // --- Duplex implementation ---
+
+  override _read(): void {
+    this.maybeCredit();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (chunk.byteLength === 0) return cb();
+    this.lastActivity = Date.now();
+    this.pendingChunk = chunk;
+    this.pendingOffset = 0;
+    this.pendingCb = cb;
+    this.flushPending();
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    if (!this.wasReset) this.session.sendFin(this.id);
+    this.localFin = true;
+    cb();
+    this.maybeFinished();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    if (!this.wasReset && !(this.localFin && this.remoteFin)) {
+      this.wasReset = true;
+      this.session.sendRst(this.id);
+    }
+    const pending = this.pendingCb;
+    this.pendingChunk = null;
+    this.pendingCb = null;
+    this.session.forget(this);
+    if (pending) pending(err ?? new StreamResetError("stream destroyed"));
+    cb(err);
+  }
+
+  /** Node sockets have these; http.ClientRequest calls them on the socket it is given. */
+  setNoDelay(): this {
+    return this;
+  }
+  setKeepAlive(): this {
+    return this;
+  }
+  setTimeout(_ms: number, _cb?: () => void): this {
+    return this;
+  }
+  ref(): this {
+    return this;
+  }
+  unref(): this {
+    return this;
+  }
+
+  private flushPending(): void {
+    const chunk = this.pendingChunk!;
+    const max = this.session.maxFrameData;
+    while (this.sendWindow > 0 && this.pendingOffset < chunk.byteLength) {
+      const n = Math.min(chunk.byteLength - this.pendingOffset, this.sendWindow, max);
+      this.session.sendData(this.id, chunk.subarray(this.pendingOffset, this.pendingOffset + n));
+      this.pendingOffset += n;
+      this.sendWindow -= n;
+    }
+    if (this.pendingOffset < chunk.byteLength) return; // wait for a window update
+    const cb = this.pendingCb!;
+    this.pendingChunk = null;
+    this.pendingCb = null;
+    this.session.whenWritable(cb);
+  }
+
+  private maybeCredit(): void {
+    if (this.unacked === 0 || this.wasReset || this.remoteFin) return;
+    // Credit in batches of half a window: one update per frame would double the frame count.
+    if (this.unacked < this.maxWindow / 2) return;
+    const delta = this.unacked;
+    this.unacked = 0;
+    this.recvWindow += delta;
+    this.session.sendWindowUpdate(this.id, delta);
+  }
+
+  private maybeFinished(): void {
+    // Both directions closed cleanly: the stream no longer needs a slot in the session.
+    if (this.localFin && this.remoteFin) this.session.forget(this);
+  }
+}
