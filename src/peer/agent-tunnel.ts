@@ -11,6 +11,7 @@ import { GoAwayCode } from "../yamux/frame.ts";
 import { Backoff, type BackoffOptions } from "./backoff.ts";
 import { Forwarder, type IdentityHeaderNames, type RequestRecord } from "./forwarder.ts";
 import type { AgentIdentity } from "./identity.ts";
+import { newProbeToken, probePublicUrl } from "./reachability.ts";
 import { type ConnectedTunnel, connectTunnel, TunnelRefusedError } from "./tunnel-client.ts";
 
 export type TunnelState =
@@ -32,6 +33,12 @@ export interface AgentTunnelOptions {
   /** Auth refusals retried before giving up (default 3). */
   maxAuthFailures?: number;
   yamux?: Partial<YamuxConfig>;
+  /** Check the public URL end to end before reporting `connected` (default true). */
+  probe?: boolean;
+  /** Re-check the public URL this often while connected (default 60 s). */
+  probeIntervalMs?: number;
+  /** After a failed check, try again this soon (default 5 s). */
+  probeRetryMs?: number;
 }
 
 export interface AgentTunnelEvents {
@@ -150,8 +157,8 @@ export class AgentTunnel extends EventEmitter<AgentTunnelEvents> {
   private serve(c: ConnectedTunnel): Promise<"superseded" | "restarting" | "lost"> {
     this.current = c;
     const connectedAt = Date.now();
-    this.opts.log.info({ agent: this.opts.name, url: c.auth.publicUrl }, "tunnel connected");
-    this.setState({ kind: "connected", url: c.auth.publicUrl });
+    const url = c.auth.publicUrl;
+    this.opts.log.info({ agent: this.opts.name, url }, "tunnel authenticated");
     c.session.on("stream", (stream) => this.forwarder.handle(stream));
     let goAway: number | undefined;
     c.session.on("goaway", (code) => {
@@ -159,9 +166,12 @@ export class AgentTunnel extends EventEmitter<AgentTunnelEvents> {
       // Restarting: the relay wants us elsewhere now; in-flight streams may still finish.
       if (code === GoAwayCode.Restarting) this.setState({ kind: "connecting" });
     });
+    const stopProbing = this.opts.probe === false ? this.markConnected(url) : this.probeLoop(c, url);
     return new Promise((resolve) => {
       const done = (closeCode: number) => {
+        stopProbing();
         this.current = undefined;
+        this.forwarder.probeToken = undefined;
         this.backoff.connectionEnded(Date.now() - connectedAt);
         if (goAway === GoAwayCode.Superseded || closeCode === CLOSE_CODES.superseded) resolve("superseded");
         else if (goAway === GoAwayCode.Restarting || closeCode === CLOSE_CODES.restarting)
@@ -175,5 +185,50 @@ export class AgentTunnel extends EventEmitter<AgentTunnelEvents> {
         if (err && c.ws.readyState === WebSocket.OPEN) c.ws.terminate();
       });
     });
+  }
+
+  private markConnected(url: string): () => void {
+    this.setState({ kind: "connected", url });
+    return () => {};
+  }
+
+  /**
+   * No false green: `connected` only once a request sent to the public URL came back down this
+   * tunnel carrying our token. Re-checked periodically; a failed check shows as an error while the
+   * tunnel itself stays up.
+   */
+  private probeLoop(c: ConnectedTunnel, url: string): () => void {
+    let timer: NodeJS.Timeout | undefined;
+    let stopped = false;
+    const run = async () => {
+      const token = newProbeToken();
+      this.forwarder.probeToken = token;
+      let next: number;
+      try {
+        await probePublicUrl(url, token);
+        if (stopped || this.current !== c) return;
+        if (this.state.kind !== "connected") {
+          this.opts.log.info(
+            { agent: this.opts.name, url },
+            "tunnel connected; public URL checked end to end",
+          );
+          this.setState({ kind: "connected", url });
+        }
+        next = this.opts.probeIntervalMs ?? 60_000;
+      } catch (err) {
+        if (stopped || this.current !== c) return;
+        const reason = (err as Error).message;
+        this.opts.log.warn({ agent: this.opts.name, url, reason }, "public URL check failed");
+        this.setState({ kind: "error", reason });
+        next = this.opts.probeRetryMs ?? 5_000;
+      }
+      timer = setTimeout(run, next);
+      timer.unref();
+    };
+    void run();
+    return () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+    };
   }
 }

@@ -8,7 +8,8 @@ import type { Logger } from "pino";
 import { DEFAULT_IDENTITY_HEADERS, ERROR_HEADER, MAX_REQUEST_HEAD } from "../protocol/constants.ts";
 import { errorBody, HTTP_ERRORS, type HttpErrorCode } from "../protocol/errors.ts";
 import type { YamuxStream } from "../yamux/stream.ts";
-import { findHeadEnd, HeadError, parseHead, rewriteHead } from "./request-head.ts";
+import { isProbeToken, PROBE_HEADER } from "./reachability.ts";
+import { findHeadEnd, HeadError, parseHead, type RequestHead, rewriteHead } from "./request-head.ts";
 
 export interface IdentityHeaderNames {
   agentId: string;
@@ -44,6 +45,8 @@ export class Forwarder {
   private readonly add: string[];
   private readonly host: string;
   private readonly port: number;
+  /** The current reachability-probe token; a request carrying it is answered here, not forwarded. */
+  probeToken: string | undefined;
   /** Called once per finished request, for logs and the live view. */
   onRequest: ((r: RequestRecord) => void) | undefined;
 
@@ -82,6 +85,7 @@ export class Forwarder {
         stream.off("end", onEarlyEnd);
         stream.pause();
         const head = parseHead(buffered.subarray(0, end));
+        if (this.isProbe(head)) return answerProbe(stream, this.probeToken!);
         const rewritten = rewriteHead(head, this.drop, this.add);
         this.connectLocal(stream, rewritten, buffered.subarray(end), head.requestLine, started);
       } catch (err) {
@@ -92,6 +96,15 @@ export class Forwarder {
     const onEarlyEnd = () => respond(stream, "bad_request");
     stream.on("data", onData);
     stream.on("end", onEarlyEnd);
+  }
+
+  private isProbe(head: RequestHead): boolean {
+    if (!this.probeToken) return false;
+    for (let i = 0; i < head.headers.length; i += 2) {
+      if (head.headers[i]!.toLowerCase() === PROBE_HEADER)
+        return isProbeToken(head.headers[i + 1], this.probeToken);
+    }
+    return false;
   }
 
   private connectLocal(
@@ -144,6 +157,12 @@ export class Forwarder {
       });
     });
   }
+}
+
+/** Answers our own reachability probe without touching the local server. */
+function answerProbe(stream: YamuxStream, token: string): void {
+  stream.end(`HTTP/1.1 204 No Content\r\n${PROBE_HEADER}: ${token}\r\nConnection: close\r\n\r\n`);
+  stream.resume();
 }
 
 /** Answers the stream with a JSON error and ends it. */
