@@ -2,6 +2,7 @@
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
 import { defaultHome, Store } from "../peer/store.ts";
+import { checkTarget } from "../peer/target-check.ts";
 import { CliError } from "./errors.ts";
 import { parseHttpUrl } from "./parse.ts";
 
@@ -91,9 +92,21 @@ export function agentCommands(program: Command): void {
     .command("enable <name>")
     .description("make an agent publicly reachable while `agent-relay up` runs (asks first)")
     .option("--yes", "confirm without asking")
-    .action(async (name: string, o: { yes?: boolean }) => {
+    .option("--probe-path <path...>", "also check these paths answer only with credentials")
+    .action(async (name: string, o: { yes?: boolean; probePath?: string[] }) => {
       const store = openStore();
       const a = store.find(name);
+      if (a.target) {
+        const verdict = await checkTarget(a.target, o.probePath ?? []);
+        if (verdict.kind === "unprotected") {
+          process.stdout.write(
+            `WARNING: ${new URL(verdict.path, a.target).href} answered ${verdict.status} without any credentials; ` +
+              "the server looks unprotected.\n",
+          );
+        } else if (verdict.kind === "unreachable") {
+          process.stdout.write(`note: could not reach ${a.target} to check it (${verdict.reason})\n`);
+        }
+      }
       process.stdout.write(
         `Enabling ${a.name} makes its local server (${a.target ?? "no target set"}) reachable from the public internet at\n` +
           `  ${publicUrlHint(store, a.address)}\n` +

@@ -5,6 +5,8 @@ import { agentCommands } from "./agent.ts";
 import { runDemo } from "./demo.ts";
 import { CliError } from "./errors.ts";
 import { relayCommand } from "./relay.ts";
+import { serviceCommands } from "./service.ts";
+import { runStatus } from "./status.ts";
 import { runUp } from "./up.ts";
 
 const program = new Command("agent-relay")
@@ -14,6 +16,7 @@ const program = new Command("agent-relay")
 
 relayCommand(program);
 agentCommands(program);
+serviceCommands(program);
 
 program
   .command("up")
@@ -21,8 +24,22 @@ program
   .option("--agent <name>", "run only this agent (it need not be enabled)")
   .option("--relay <url>", "relay to dial, for example ws://127.0.0.1:8080 (saved as the default)")
   .option("--target <url>", "local server for --agent, for example http://127.0.0.1:3000 (saved)")
+  .option("--agent-id-header <name>", "header carrying the agent UUID (saved; default X-Agent-Id)")
+  .option(
+    "--agent-address-header <name>",
+    "header carrying the agent address (saved; default X-Agent-Address)",
+  )
+  .option("--relay-origin-header <name>", "header marking relayed requests (saved; default X-Relay-Origin)")
+  .option("--max-in-flight <n>", "requests in flight per agent before 503 peer_busy (saved; default 1024)")
   .addOption(new Option("--log-level <level>", "trace, debug, info, warn, error or silent").default("info"))
   .action(async (o) => runUp(o));
+
+program
+  .command("status")
+  .description(
+    "one line per agent from the running `up`: disconnected, connecting, connected <url> or error <reason>",
+  )
+  .action(async () => runStatus());
 
 program
   .command("demo")
@@ -32,7 +49,10 @@ program
   .action(async (o) => runDemo(o));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  if (err instanceof CliError || (err instanceof Error && err.name === "StoreError")) {
+  if (
+    err instanceof CliError ||
+    (err instanceof Error && ["StoreError", "ControlError"].includes(err.name))
+  ) {
     process.stderr.write(`agent-relay: ${err.message}\n`);
   } else if (err instanceof Error && err.name === "ConfigError") {
     process.stderr.write(`agent-relay: invalid setting ${err.message}\n`);

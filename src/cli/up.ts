@@ -1,68 +1,83 @@
-/** `agent-relay up`: one AgentTunnel per agent, until SIGINT/SIGTERM. */
-import { AgentTunnel } from "../peer/agent-tunnel.ts";
-import type { AgentRecord, Store } from "../peer/store.ts";
+/** `agent-relay up`: the peer daemon plus its control socket, until SIGINT/SIGTERM. */
+import { serveControl } from "../peer/control.ts";
+import { PeerDaemon } from "../peer/daemon.ts";
 import { openStore } from "./agent.ts";
 import { CliError } from "./errors.ts";
 import { createLogger } from "./log.ts";
-import { parseHttpUrl, parseRelayUrl } from "./parse.ts";
+import { parseHttpUrl, parseInteger, parseRelayUrl } from "./parse.ts";
 
 export interface UpOptions {
   agent?: string;
   relay?: string;
   target?: string;
   logLevel: string;
+  agentIdHeader?: string;
+  agentAddressHeader?: string;
+  relayOriginHeader?: string;
+  maxInFlight?: string;
 }
 
 export async function runUp(o: UpOptions): Promise<void> {
   const store = openStore();
-  if (o.relay) store.setRelay(parseRelayUrl(o.relay));
-  const relay = store.load().relay;
-  if (!relay) throw new CliError("no relay set; pass --relay ws://<relay host>:<port>");
-  let agents: AgentRecord[];
+  store.updateSettings((s) => {
+    if (o.relay) s.relay = parseRelayUrl(o.relay);
+    if (o.agentIdHeader || o.agentAddressHeader || o.relayOriginHeader) {
+      const h = s.headers ?? {
+        agentId: "X-Agent-Id",
+        agentAddress: "X-Agent-Address",
+        relayOrigin: "X-Relay-Origin",
+      };
+      s.headers = {
+        agentId: o.agentIdHeader ?? h.agentId,
+        agentAddress: o.agentAddressHeader ?? h.agentAddress,
+        relayOrigin: o.relayOriginHeader ?? h.relayOrigin,
+      };
+    }
+    if (o.maxInFlight) s.maxInFlight = parseInteger(o.maxInFlight, "--max-in-flight", 1);
+  });
+  const settings = store.load();
+  if (!settings.relay) throw new CliError("no relay set; pass --relay ws://<relay host>:<port>");
   if (o.agent) {
-    const name = o.agent;
+    store.find(o.agent);
     if (o.target) {
       parseHttpUrl(o.target, "--target");
-      store.update(name, (a) => {
+      store.update(o.agent, (a) => {
         a.target = o.target;
       });
     }
-    agents = [store.find(name)];
   } else {
     if (o.target) throw new CliError("--target needs --agent");
-    agents = store.load().agents.filter((a) => a.enabled);
-    if (agents.length === 0)
-      throw new CliError("no enabled agents; run `agent-relay agent enable <name>` or pass --agent");
+    if (!settings.agents.some((a) => a.enabled)) {
+      throw new CliError("no enabled agents; run `agent-relay agent enable <name>` or pass --agent <name>");
+    }
   }
+  for (const a of settings.agents) if (o.agent ? a.name === o.agent : a.enabled) store.loadIdentity(a.name);
+
   const log = createLogger(o.logLevel, "peer");
-  const tunnels = agents.map((a) => startTunnel(store, a, relay, log));
+  const daemon = new PeerDaemon({ store, log, ...(o.agent ? { only: o.agent } : {}) });
+  const control = await serveControl(store.home, daemon);
+  const printed = new Map<string, string>();
+  daemon.on("change", () => {
+    for (const a of daemon.status()) {
+      const line =
+        a.state.kind === "connected"
+          ? `${a.name}: ${a.state.url} -> ${a.target}`
+          : a.state.kind === "error"
+            ? `${a.name}: error: ${a.state.reason}`
+            : "";
+      if (line && printed.get(a.name) !== line) {
+        printed.set(a.name, line);
+        (a.state.kind === "error" ? process.stderr : process.stdout).write(`${line}\n`);
+      } else if (!line) printed.delete(a.name);
+    }
+  });
+  daemon.start();
+  process.on("SIGHUP", () => daemon.scheduleReconcile());
   const stop = async () => {
-    await Promise.all(tunnels.map((t) => t.stop()));
+    control.close();
+    await daemon.stop();
     process.exit(0);
   };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
-}
-
-function startTunnel(
-  store: Store,
-  a: AgentRecord,
-  relay: string,
-  log: ReturnType<typeof createLogger>,
-): AgentTunnel {
-  if (!a.target) throw new CliError(`agent ${a.name} has no target; pass --target http://127.0.0.1:<port>`);
-  const tunnel = new AgentTunnel({
-    name: a.name,
-    agentId: a.id,
-    identity: store.loadIdentity(a.name),
-    relayUrl: relay,
-    target: parseHttpUrl(a.target, "target"),
-    log,
-  });
-  tunnel.on("state", (s) => {
-    if (s.kind === "connected") process.stdout.write(`${a.name}: ${s.url} -> ${a.target}\n`);
-    if (s.kind === "error") process.stderr.write(`agent-relay: ${a.name}: ${s.reason}\n`);
-  });
-  tunnel.start();
-  return tunnel;
 }

@@ -33,6 +33,10 @@ export interface PeerSettings {
   version: 1;
   /** Default relay URL for `up`. */
   relay?: string;
+  /** Names of the identity headers the local server receives (default X-Agent-Id etc.). */
+  headers?: { agentId: string; agentAddress: string; relayOrigin: string };
+  /** Requests in flight per agent before `503 peer_busy` (default 1,024). */
+  maxInFlight?: number;
   agents: AgentRecord[];
 }
 
@@ -146,9 +150,10 @@ export class Store {
     rmSync(this.keyPath(name), { force: true });
   }
 
-  setRelay(url: string): void {
+  /** Changes top-level settings (relay, header names, limits) in one atomic write. */
+  updateSettings(change: (s: PeerSettings) => void): void {
     const settings = this.load();
-    settings.relay = url;
+    change(settings);
     this.save(settings);
   }
 }
