@@ -1,0 +1,44 @@
+/** CPU time and resident memory of a process, read from /proc (Linux). */
+import { readFileSync } from "node:fs";
+
+/** Clock ticks per second for /proc/<pid>/stat times; 100 on Linux for every common build. */
+const CLK_TCK = 100;
+
+/** User + system CPU seconds the process has used so far. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name, which is in parentheses and may contain spaces.
+  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // rest[0] is field 3 (state); utime is field 14 and stime field 15.
+  return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+}
+
+/** Resident set size in bytes. */
+export function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(m[1]) * 1024;
+}
+
+/** Samples the RSS of some processes every `everyMs` and keeps the peak of each until stopped. */
+export function sampleRss(pids: number[], everyMs = 50): { stop(): number[] } {
+  const peaks = pids.map((p) => rssBytes(p));
+  const take = () => {
+    pids.forEach((p, i) => {
+      try {
+        peaks[i] = Math.max(peaks[i]!, rssBytes(p));
+      } catch {
+        // The process is gone; keep the peak seen so far.
+      }
+    });
+  };
+  const timer = setInterval(take, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      take();
+      return peaks;
+    },
+  };
+}

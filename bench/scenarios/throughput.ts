@@ -1,0 +1,85 @@
+/**
+ * 2. Throughput: large downloads and uploads on one request and on several at once, direct and
+ * through the tunnel, with the relay's and the peer's CPU seconds per GiB moved.
+ */
+
+import { startTunnelEnv } from "../lib/env.ts";
+import { FigureSet } from "../lib/figures.ts";
+import { cpuSeconds } from "../lib/proc-stats.ts";
+import type { Scenario } from "../lib/scenario.ts";
+import type { TransferJob, TransferResult } from "../load/transfer.ts";
+
+export interface ThroughputParams {
+  /** Bytes of the single-request transfer. */
+  singleBytes: number;
+  parallel: number;
+  /** Bytes of each of the parallel requests. */
+  parallelBytes: number;
+}
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+export const throughput: Scenario<ThroughputParams> = {
+  n: 2,
+  id: "throughput",
+  title: "Throughput (bulk download and upload)",
+  params: {
+    quick: { singleBytes: 64 * MiB, parallel: 8, parallelBytes: 16 * MiB },
+    full: { singleBytes: 256 * MiB, parallel: 8, parallelBytes: 256 * MiB },
+    smoke: { singleBytes: 1 * MiB, parallel: 2, parallelBytes: 256 * 1024 },
+  },
+  async run(ctx, p) {
+    const env = await startTunnelEnv();
+    const figs = new FigureSet();
+    const cases = [
+      { direction: "download", parallel: 1, bytes: p.singleBytes },
+      { direction: "upload", parallel: 1, bytes: p.singleBytes },
+      { direction: "download", parallel: p.parallel, bytes: p.parallelBytes },
+      { direction: "upload", parallel: p.parallel, bytes: p.parallelBytes },
+    ] as const;
+    try {
+      for (let rep = 0; rep < ctx.reps; rep++) {
+        let failedTunnel = 0;
+        let failedDirect = 0;
+        for (const k of cases) {
+          const name = `${k.direction} ${k.parallel}×${k.bytes / MiB} MiB`;
+          ctx.step(`${name}, repetition ${rep + 1}/${ctx.reps}`);
+          const base = { direction: k.direction, bytes: k.bytes, parallel: k.parallel };
+          const directFirst = rep % 2 === 0;
+          let d: TransferResult | undefined;
+          if (directFirst)
+            d = await env.load.call<TransferResult>("transfer", {
+              ...base,
+              ...env.direct,
+            } satisfies TransferJob);
+          const relay0 = cpuSeconds(env.relay.pid);
+          const peer0 = cpuSeconds(env.peer.pid);
+          const t = await env.load.call<TransferResult>("transfer", {
+            ...base,
+            ...env.tunnel,
+          } satisfies TransferJob);
+          const relayCpu = cpuSeconds(env.relay.pid) - relay0;
+          const peerCpu = cpuSeconds(env.peer.pid) - peer0;
+          if (!directFirst)
+            d = await env.load.call<TransferResult>("transfer", {
+              ...base,
+              ...env.direct,
+            } satisfies TransferJob);
+          failedTunnel += t.failed;
+          failedDirect += d!.failed;
+          figs.add(`${name}`, "MB/s", "higher", t.mbPerS, d!.mbPerS);
+          const gib = t.bytes / GiB;
+          figs.add(`${name}: relay CPU per GiB`, "s/GiB", "lower", gib > 0 ? relayCpu / gib : Number.NaN);
+          figs.add(`${name}: peer CPU per GiB`, "s/GiB", "lower", gib > 0 ? peerCpu / gib : Number.NaN);
+        }
+        figs.add("failed transfers, all cases", "", "lower", failedTunnel, failedDirect, {
+          ratio: false,
+        });
+      }
+    } finally {
+      await env.close();
+    }
+    return figs.build();
+  },
+};

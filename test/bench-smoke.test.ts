@@ -1,0 +1,65 @@
+/**
+ * A smoke run of the bench: every scenario with tiny parameters, against real processes. Checks that
+ * the results are well-formed and written; asserts nothing about speed.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { quietProgress } from "../bench/lib/progress.ts";
+import type { Summary } from "../bench/lib/stats.ts";
+import { runSuite } from "../bench/lib/suite.ts";
+import { scenarios } from "../bench/scenarios/index.ts";
+
+const out = mkdtempSync(join(tmpdir(), "agent-relay-bench-smoke-"));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+function expectWellFormed(s: Summary, reps: number, what: string): void {
+  expect(s.values, what).toHaveLength(reps);
+  for (const v of [s.min, s.median, s.max, ...s.values])
+    expect(Number.isFinite(v), `${what}: ${v}`).toBe(true);
+  expect(s.min, what).toBeLessThanOrEqual(s.median);
+  expect(s.median, what).toBeLessThanOrEqual(s.max);
+}
+
+describe("bench smoke run", () => {
+  it("runs every scenario and writes well-formed JSON and Markdown results", async () => {
+    const { report, json, md } = await runSuite({ mode: "smoke", outDir: out, progress: quietProgress });
+
+    expect(report.scenarios.map((s) => s.id)).toEqual(scenarios.map((s) => s.id));
+    expect(report.git.commit).toMatch(/^[0-9a-f]{40}$/);
+    expect(report.machine.cores).toBeGreaterThan(0);
+    expect(report.machine.node).toBe(process.version);
+
+    for (const s of report.scenarios) {
+      if (s.id === "secure-channel") {
+        expect(s.status).toBe("skipped");
+        expect(s.note).toBe("Noise layer not implemented");
+        expect(s.figures).toEqual([]);
+        continue;
+      }
+      expect(s.status, `${s.id}: ${s.note}`).toBe("ok");
+      expect(s.figures.length, s.id).toBeGreaterThan(0);
+      for (const f of s.figures) {
+        const what = `${s.id} / ${f.label}`;
+        expectWellFormed(f.tunnel, s.reps, what);
+        if (f.direct) expectWellFormed(f.direct, s.reps, `${what} (direct)`);
+        if (f.ratio) expectWellFormed(f.ratio, s.reps, `${what} (ratio)`);
+      }
+    }
+    // Each scenario that has a direct baseline reports tunnel ÷ direct ratios.
+    for (const id of ["small-requests", "throughput", "many-streams", "many-tunnels", "added-latency"]) {
+      const s = report.scenarios.find((x) => x.id === id)!;
+      expect(
+        s.figures.some((f) => f.direct && f.ratio),
+        id,
+      ).toBe(true);
+    }
+
+    expect(JSON.parse(readFileSync(json, "utf8"))).toEqual(JSON.parse(JSON.stringify(report)));
+    const text = readFileSync(md, "utf8");
+    expect(text).toContain("| # | scenario | figure | tunnel | direct | ratio tunnel ÷ direct |");
+    expect(text).toContain("skipped: Noise layer not implemented");
+    expect(text).toContain(report.git.commit);
+  }, 120_000);
+});
