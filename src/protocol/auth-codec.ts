@@ -96,8 +96,8 @@ export function encodeAuth(a: AuthRequest): Uint8Array {
   if (a.address.byteLength !== ADDRESS_BYTES) throw new Error("address must be 20 bytes");
   if (a.nonce.byteLength !== NONCE_BYTES) throw new Error("nonce must be 32 bytes");
   if (a.signature.byteLength !== SIGNATURE_BYTES) throw new Error("signature must be 65 bytes");
-  if (a.publicKey && a.publicKey.byteLength !== PUBLIC_KEY_BYTES)
-    throw new Error("public key must be 65 bytes");
+  if (a.publicKey && (a.publicKey.byteLength !== PUBLIC_KEY_BYTES || a.publicKey[0] !== 0x04))
+    throw new Error("public key must be 65 bytes, uncompressed (0x04 || X || Y)");
   const origin = utf8.encode(a.origin);
   if (origin.byteLength === 0 || origin.byteLength > MAX_ORIGIN_BYTES)
     throw new Error("origin length out of range");
@@ -147,6 +147,7 @@ export function decodeAuth(buf: Uint8Array): AuthRequest {
   if (flags & FLAG_PUBKEY) {
     need(buf, at + PUBLIC_KEY_BYTES, "auth");
     publicKey = buf.slice(at, at + PUBLIC_KEY_BYTES);
+    if (publicKey[0] !== 0x04) throw new AuthDecodeError("auth: public key is not uncompressed");
     at += PUBLIC_KEY_BYTES;
   }
   const [origin, end] = readString(v, buf, at, MAX_ORIGIN_BYTES, "auth origin");
@@ -160,6 +161,9 @@ export function encodeAuthOk(ok: AuthOk): Uint8Array {
   const url = utf8.encode(ok.publicUrl);
   if (url.byteLength === 0 || url.byteLength > MAX_URL_BYTES)
     throw new Error("public URL length out of range");
+  for (const n of [ok.maxStreams, ok.keepAliveMs, ok.maxMessageBytes]) {
+    if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new Error("AUTH_OK limits must be u32");
+  }
   const out = new Uint8Array(1 + 12 + 2 + url.byteLength);
   const v = viewOf(out);
   out[0] = MessageType.AuthOk;

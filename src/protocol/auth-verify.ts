@@ -27,6 +27,15 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.byteLength === b.byteLength && timingSafeEqual(a, b);
 }
 
+/**
+ * The peer's text as it may appear in a close reason: printable ASCII only and at most 64
+ * characters, so the whole reason stays within the 123 bytes a WebSocket close frame allows.
+ */
+function printable(text: string): string {
+  const clean = text.replace(/[^\x20-\x7e]/g, "?");
+  return clean.length > 64 ? `${clean.slice(0, 61)}...` : clean;
+}
+
 export function verifyAuth(req: AuthRequest, ctx: VerifyContext): AuthVerdict {
   if (!ctx.expectedNonce || !sameBytes(req.nonce, ctx.expectedNonce)) {
     return {
@@ -36,7 +45,11 @@ export function verifyAuth(req: AuthRequest, ctx: VerifyContext): AuthVerdict {
     };
   }
   if (!ctx.allowedOrigins.has(req.origin)) {
-    return { ok: false, reason: "wrong_origin", detail: `signed for ${req.origin}, not this relay` };
+    return {
+      ok: false,
+      reason: "wrong_origin",
+      detail: `signed for ${printable(req.origin)}, not this relay`,
+    };
   }
   const skew = Math.abs(ctx.nowS - req.timestamp);
   if (skew > (ctx.maxSkewS ?? MAX_CLOCK_SKEW_S)) {
@@ -55,25 +68,25 @@ export function verifyAuth(req: AuthRequest, ctx: VerifyContext): AuthVerdict {
       timestamp: req.timestamp,
     }),
   );
-  let pub = req.publicKey;
-  if (pub) {
+  if (req.publicKey) {
     let derived: Uint8Array;
     try {
-      derived = addressOfPublicKey(pub);
+      derived = addressOfPublicKey(req.publicKey);
     } catch {
-      return { ok: false, reason: "address_mismatch", detail: "public key is not 65-byte uncompressed" };
+      return { ok: false, reason: "bad_message", detail: "public key is not 65-byte uncompressed" };
     }
     if (!sameBytes(derived, req.address)) {
       return { ok: false, reason: "address_mismatch", detail: "public key does not hash to the address" };
     }
+    if (!verifyDigest(digest, sig, req.publicKey)) {
+      return { ok: false, reason: "bad_signature", detail: "signature does not verify" };
+    }
   } else {
-    pub = recoverPublicKey(digest, req.signature);
+    // A key recovered from (digest, r, s, v) satisfies the ECDSA equation by construction.
+    const pub = recoverPublicKey(digest, req.signature);
     if (!pub || !sameBytes(addressOfPublicKey(pub), req.address)) {
       return { ok: false, reason: "bad_signature", detail: "signature does not recover to the address" };
     }
-  }
-  if (!verifyDigest(digest, sig, pub)) {
-    return { ok: false, reason: "bad_signature", detail: "signature does not verify" };
   }
   return { ok: true, address: req.address };
 }
