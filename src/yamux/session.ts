@@ -23,6 +23,11 @@ export interface SessionTransport {
 
 export type SessionRole = "opener" | "acceptor";
 
+/** Largest stream id; a session that has opened this many streams opens no more. */
+const MAX_STREAM_ID = 0xffffffff;
+/** See `Session.repliesQueued`: far beyond what any honest remote makes us queue. */
+const MAX_QUEUED_REPLIES = 65_536;
+
 export class SessionClosedError extends Error {
   override name = "SessionClosedError";
   constructor(
@@ -47,6 +52,8 @@ export class Session extends EventEmitter<SessionEvents> {
   private nextId: number;
   /** Highest stream id the remote has opened, to tell late frames from frames for unopened streams. */
   private highestRemoteId = 0;
+  /** Streams the remote opened that are still in `streams` (what `maxInboundStreams` limits). */
+  private inboundCount = 0;
   private closed = false;
   /** GoAway code we received, if any: no new streams may be opened. */
   remoteGoAway: number | undefined;
@@ -71,8 +78,14 @@ export class Session extends EventEmitter<SessionEvents> {
   private pingId = 0;
   private pingSentAt = 0;
   private pingOutstanding = false;
+  private pingWaiters: Array<{ resolve: (rtt: number) => void; reject: (err: Error) => void }> = [];
   /** Last measured round trip, ms; -1 before the first pong. */
   rtt = -1;
+  /**
+   * Frames queued only because the remote asked (pongs, RSTs for refused streams) since `out` was
+   * last empty. A remote that floods such requests without reading the answers is cut off.
+   */
+  private repliesQueued = 0;
 
   constructor(transport: SessionTransport, role: SessionRole, config: Partial<YamuxConfig> = {}) {
     super();
@@ -94,11 +107,23 @@ export class Session extends EventEmitter<SessionEvents> {
     return this.closed;
   }
 
+  /** Whether `openStream` would succeed: open, no GoAway either way, stream ids left. */
+  get canOpenStreams(): boolean {
+    return (
+      !this.closed &&
+      this.remoteGoAway === undefined &&
+      this.localGoAway === undefined &&
+      this.nextId <= MAX_STREAM_ID
+    );
+  }
+
   /** Opens a new stream towards the remote. Throws if the session is closed or going away. */
   openStream(): YamuxStream {
     if (this.closed) throw new SessionClosedError("session is closed", "closed");
     if (this.remoteGoAway !== undefined || this.localGoAway !== undefined)
       throw new SessionClosedError("session is going away", "closed");
+    // Ids are 32 bits and never reused: a session that has used them all must be replaced.
+    if (this.nextId > MAX_STREAM_ID) throw new SessionClosedError("stream ids exhausted", "closed");
     const id = this.nextId;
     this.nextId += 2;
     const stream = new YamuxStream(this, id, this.config.maxStreamWindow);
@@ -141,6 +166,15 @@ export class Session extends EventEmitter<SessionEvents> {
     }
   }
 
+  /** Sends a ping and resolves with the round trip in ms; one ping is in flight at a time. */
+  ping(): Promise<number> {
+    if (this.closed) return Promise.reject(new SessionClosedError("session is closed", "closed"));
+    return new Promise((resolve, reject) => {
+      this.pingWaiters.push({ resolve, reject });
+      if (!this.pingOutstanding) this.sendPing();
+    });
+  }
+
   /** Sends GoAway: no new streams from either side; open streams run to completion. */
   goAway(code: number): void {
     if (this.closed || this.localGoAway !== undefined) return;
@@ -161,7 +195,9 @@ export class Session extends EventEmitter<SessionEvents> {
     const failure = err ?? new SessionClosedError("session closed", "closed");
     for (const s of [...this.streams.values()]) s.onSessionClosed(failure);
     this.streams.clear();
+    this.inboundCount = 0;
     for (const cb of this.writeWaiters.splice(0)) cb(failure);
+    for (const w of this.pingWaiters.splice(0)) w.reject(failure);
     this.out = [];
     this.outBytes = 0;
     this.checkIdle();
@@ -201,7 +237,9 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   forget(stream: YamuxStream): void {
-    if (this.streams.get(stream.id) === stream) this.streams.delete(stream.id);
+    if (this.streams.get(stream.id) !== stream) return;
+    this.streams.delete(stream.id);
+    if (stream.id % 2 !== this.nextId % 2) this.inboundCount--;
   }
 
   // --- Internals ---
@@ -226,26 +264,31 @@ export class Session extends EventEmitter<SessionEvents> {
     if (id === 0) throw new YamuxProtocolError("stream frame on stream 0");
     let stream = this.streams.get(id);
     if (flags & Flag.SYN) {
-      if (stream || !this.acceptSyn(id)) {
+      if (!this.acceptSyn(id)) {
         stream = undefined; // refused: discard the body, if any
       } else {
         stream = new YamuxStream(this, id, this.config.maxStreamWindow);
         this.streams.set(id, stream);
+        this.inboundCount++;
         this.enqueue(encodeHeader(FrameType.WindowUpdate, Flag.ACK, id, stream.initialCredit()));
-        queueMicrotask(() => this.emit("stream", stream!));
+        // Handed over at once, so its owner is listening before any later frame (an RST in the
+        // same message) can fail it. With nobody to hand it to, it is reset.
+        if (!this.emit("stream", stream)) stream.destroy();
       }
     } else if (!stream && !this.wasOpened(id)) {
       throw new YamuxProtocolError(`frame for stream ${id}, which was never opened`);
     }
     if (type === FrameType.WindowUpdate) {
       if (stream) {
-        if (length > 0) stream.onWindowUpdate(length);
+        if (length > 0 && !stream.onWindowUpdate(length))
+          throw new YamuxProtocolError(`stream ${id} send window grew past 2^32-1`);
         this.applyEndFlags(stream, flags);
       }
       return;
     }
-    // Data frame: check the window before any byte is buffered.
-    if (stream && !stream.reserve(length))
+    // Data frame: check the window before any byte is buffered. A frame for a stream that is gone
+    // is discarded, but it can still never be larger than any window we grant.
+    if (stream ? !stream.reserve(length) : length > this.config.maxStreamWindow)
       throw new YamuxProtocolError(`stream ${id} exceeded its receive window`);
     this.bodyStream = stream;
     this.bodyFlags = flags;
@@ -261,7 +304,7 @@ export class Session extends EventEmitter<SessionEvents> {
 
   private applyEndFlags(stream: YamuxStream, flags: number): void {
     if (flags & Flag.RST) {
-      this.streams.delete(stream.id);
+      this.forget(stream);
       stream.onRemoteReset();
     } else if (flags & Flag.FIN) {
       stream.onRemoteFin();
@@ -277,9 +320,9 @@ export class Session extends EventEmitter<SessionEvents> {
     if (
       !this.config.acceptStreams ||
       this.localGoAway !== undefined ||
-      this.streams.size >= this.config.maxInboundStreams
+      this.inboundCount >= this.config.maxInboundStreams
     ) {
-      this.sendRst(id);
+      this.reply(encodeHeader(FrameType.WindowUpdate, Flag.RST, id, 0));
       return false;
     }
     return true;
@@ -294,15 +337,23 @@ export class Session extends EventEmitter<SessionEvents> {
   private handlePing(flags: number, streamId: number, opaque: number): void {
     if (streamId !== 0) throw new YamuxProtocolError("ping on a stream");
     if (flags & Flag.SYN) {
-      this.enqueue(encodeHeader(FrameType.Ping, Flag.ACK, 0, opaque));
+      this.reply(encodeHeader(FrameType.Ping, Flag.ACK, 0, opaque));
     } else if (flags & Flag.ACK) {
       if (this.pingOutstanding && opaque === this.pingId) {
         this.pingOutstanding = false;
         this.rtt = Date.now() - this.pingSentAt;
+        for (const w of this.pingWaiters.splice(0)) w.resolve(this.rtt);
       }
     } else {
       throw new YamuxProtocolError("ping without SYN or ACK");
     }
+  }
+
+  private sendPing(): void {
+    this.pingId = (this.pingId + 1) >>> 0;
+    this.pingOutstanding = true;
+    this.pingSentAt = Date.now();
+    this.enqueue(encodeHeader(FrameType.Ping, Flag.SYN, 0, this.pingId));
   }
 
   private keepAlive(): void {
@@ -313,14 +364,18 @@ export class Session extends EventEmitter<SessionEvents> {
       }
       return;
     }
-    this.pingId = (this.pingId + 1) >>> 0;
-    this.pingOutstanding = true;
-    this.pingSentAt = Date.now();
-    this.enqueue(encodeHeader(FrameType.Ping, Flag.SYN, 0, this.pingId));
+    this.sendPing();
     // Check again once the timeout has passed, even if that is before the next interval.
     setTimeout(() => {
-      if (this.pingOutstanding && this.pingSentAt !== 0) this.keepAlive();
+      if (this.pingOutstanding) this.keepAlive();
     }, this.config.keepAliveTimeoutMs + 1).unref();
+  }
+
+  /** Queues a frame the remote asked for; see `repliesQueued`. */
+  private reply(buf: Buffer): void {
+    if (++this.repliesQueued > MAX_QUEUED_REPLIES)
+      throw new YamuxProtocolError("remote floods requests without reading the replies");
+    this.enqueue(buf);
   }
 
   private protocolError(message: string): void {
@@ -377,6 +432,7 @@ export class Session extends EventEmitter<SessionEvents> {
         this.checkIdle();
       });
     }
+    if (this.outBytes === 0) this.repliesQueued = 0;
     this.releaseWriters();
   }
 

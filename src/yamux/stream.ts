@@ -1,7 +1,7 @@
 /**
  * One yamux stream as a Node Duplex. Flow control: we send at most `sendWindow` bytes before a
- * window update; we credit the remote's window back only as our reader consumes, so a slow reader
- * holds the sender back and buffers at most one window (plus the readable high-water mark).
+ * window update; we credit the remote's window back only for bytes our reader has taken out of the
+ * readable buffer, so a slow reader holds the sender back and buffers at most one window.
  */
 import { Duplex } from "node:stream";
 import { INITIAL_WINDOW } from "./frame.ts";
@@ -18,7 +18,7 @@ export class YamuxStream extends Duplex {
   sendWindow = INITIAL_WINDOW;
   /** Bytes the remote may still send us. */
   recvWindow = INITIAL_WINDOW;
-  /** Received bytes not yet credited back to the remote. */
+  /** Received bytes not yet credited back to the remote (some may still be in the read buffer). */
   private unacked = 0;
   private readonly session: Session;
   private readonly maxWindow: number;
@@ -28,8 +28,6 @@ export class YamuxStream extends Duplex {
   private localFin = false;
   private remoteFin = false;
   private wasReset = false;
-  /** Time of the last byte in either direction, for idle timeouts. */
-  lastActivity = Date.now();
 
   constructor(session: Session, id: number, maxWindow: number) {
     super({ allowHalfOpen: true, readableHighWaterMark: 256 * 1024, writableHighWaterMark: 64 * 1024 });
@@ -56,15 +54,16 @@ export class YamuxStream extends Duplex {
 
   onData(chunk: Buffer): void {
     if (this.remoteFin || this.destroyed) return; // late data after FIN or reset: discard
-    this.lastActivity = Date.now();
     this.unacked += chunk.byteLength;
     if (this.push(chunk)) this.maybeCredit();
   }
 
-  onWindowUpdate(delta: number): void {
+  /** Returns false if the remote granted more than 2^32-1 bytes at once (a protocol error). */
+  onWindowUpdate(delta: number): boolean {
     this.sendWindow += delta;
-    if (this.sendWindow > 0xffffffff) this.sendWindow = 0xffffffff;
+    if (this.sendWindow > 0xffffffff) return false;
     if (this.pendingChunk) this.flushPending();
+    return true;
   }
 
   onRemoteFin(): void {
@@ -91,9 +90,20 @@ export class YamuxStream extends Duplex {
     this.maybeCredit();
   }
 
+  /**
+   * Every consumer (`data` events, pipe, async iteration, `read()`) takes bytes out through here,
+   * so this is where consumed bytes become credit. `_read` alone is not enough: Node calls it
+   * before it removes the bytes being read, and not again until we push.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: the base signature returns any
+  override read(size?: number): any {
+    const chunk = super.read(size);
+    if (chunk !== null && this.unacked !== 0) this.maybeCredit();
+    return chunk;
+  }
+
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     if (chunk.byteLength === 0) return cb();
-    this.lastActivity = Date.now();
     this.pendingChunk = chunk;
     this.pendingOffset = 0;
     this.pendingCb = cb;
@@ -154,13 +164,14 @@ export class YamuxStream extends Duplex {
   }
 
   private maybeCredit(): void {
-    if (this.unacked === 0 || this.wasReset || this.remoteFin) return;
-    // Credit in batches of half a window: one update per frame would double the frame count.
-    if (this.unacked < this.maxWindow / 2) return;
-    const delta = this.unacked;
-    this.unacked = 0;
-    this.recvWindow += delta;
-    this.session.sendWindowUpdate(this.id, delta);
+    if (this.wasReset || this.remoteFin) return;
+    // Credit only what the reader took, in batches of at least half a window: one update per
+    // frame would double the frame count.
+    const consumed = this.unacked - this.readableLength;
+    if (consumed < this.maxWindow / 2) return;
+    this.unacked -= consumed;
+    this.recvWindow += consumed;
+    this.session.sendWindowUpdate(this.id, consumed);
   }
 
   private maybeFinished(): void {

@@ -1,0 +1,386 @@
+/**
+ * Two real Sessions joined by an in-memory transport: streams, half-close, reset, flow control,
+ * keepalive and GoAway. Protocol violations are in protocol-errors.test.ts.
+ */
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { Readable, Writable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { FrameType, GoAwayCode, INITIAL_WINDOW } from "../../src/yamux/frame.ts";
+import { SessionClosedError } from "../../src/yamux/session.ts";
+import { StreamResetError, type YamuxStream } from "../../src/yamux/stream.ts";
+import { nextStream, parseFrames, readAll, sessionPair, settle, until } from "./pipe.ts";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+describe("streams", () => {
+  it("opens, accepts and carries data both ways; the acceptor half-closes first", async () => {
+    const { opener, acceptor } = sessionPair();
+    const accepted = nextStream(acceptor);
+    const s = opener.openStream();
+    s.write("hello");
+    const r = await accepted;
+    expect(r.id).toBe(s.id);
+    const fromAcceptor = readAll(s);
+    r.end("from the acceptor");
+    expect((await fromAcceptor).toString()).toBe("from the acceptor");
+    // The opener's write side is still open after the acceptor's FIN.
+    const fromOpener = readAll(r);
+    s.write(" after the remote FIN");
+    s.end();
+    expect((await fromOpener).toString()).toBe("hello after the remote FIN");
+    await until(() => opener.streamCount === 0 && acceptor.streamCount === 0, "both sides forget");
+  });
+
+  it("half-closes the opener's side first and still receives the answer", async () => {
+    const { opener, acceptor } = sessionPair();
+    const accepted = nextStream(acceptor);
+    const s = opener.openStream();
+    s.end("request");
+    const r = await accepted;
+    expect((await readAll(r)).toString()).toBe("request");
+    const answer = readAll(s);
+    for (let i = 0; i < 3; i++) r.write(`part${i};`);
+    r.end();
+    expect((await answer).toString()).toBe("part0;part1;part2;");
+    await until(() => opener.streamCount === 0 && acceptor.streamCount === 0, "both sides forget");
+    expect(s.destroyed || s.writableFinished).toBe(true);
+  });
+
+  it("keeps 20 concurrent streams apart, 200 KiB each way on each", async () => {
+    const { opener, acceptor } = sessionPair();
+    acceptor.on("stream", (r) => {
+      // Echo with a marker so a mix-up between streams would show.
+      const got = readAll(r);
+      void got.then((b) => r.end(Buffer.concat([Buffer.from(`${r.id}:`), b])));
+    });
+    const payloads = Array.from({ length: 20 }, () => randomBytes(200 * KiB));
+    const answers = payloads.map((p) => {
+      const s = opener.openStream();
+      const answer = readAll(s);
+      s.end(p);
+      return answer.then((b) => ({ id: s.id, b }));
+    });
+    const results = await Promise.all(answers);
+    results.forEach(({ id, b }, i) => {
+      expect(b.subarray(0, `${id}:`.length).toString()).toBe(`${id}:`);
+      expect(b.subarray(`${id}:`.length).equals(payloads[i]!)).toBe(true);
+    });
+    await until(() => opener.streamCount === 0 && acceptor.streamCount === 0, "both sides forget");
+  });
+
+  it("a stream opened and reset in the same turn reaches its owner as a reset, not a crash", async () => {
+    // Regression: the stream used to be handed over in a microtask, after the RST in the same
+    // message had already failed it with nobody listening: an uncaught error in the peer.
+    const { opener, acceptor } = sessionPair();
+    const errors: unknown[] = [];
+    acceptor.on("stream", (r) => r.on("error", (e) => errors.push(e)));
+    const s = opener.openStream();
+    s.write("GET / HTTP/1.1\r\n\r\n");
+    s.destroy();
+    await until(() => errors.length === 1, "the reset reaches the owner");
+    expect(errors[0]).toBeInstanceOf(StreamResetError);
+    await until(() => opener.streamCount === 0 && acceptor.streamCount === 0, "both sides forget");
+  });
+
+  it("a reset from the opener fails the acceptor's stream, and the other way round", async () => {
+    const { opener, acceptor } = sessionPair();
+    const accepted = nextStream(acceptor);
+    const s = opener.openStream();
+    s.write("x");
+    const r = await accepted;
+    const failed = once(r, "error");
+    s.destroy();
+    const [err] = await failed;
+    expect(err).toBeInstanceOf(StreamResetError);
+    await until(() => opener.streamCount === 0 && acceptor.streamCount === 0, "both sides forget");
+
+    const accepted2 = nextStream(acceptor);
+    const s2 = opener.openStream();
+    s2.write("y");
+    const r2 = await accepted2;
+    const failed2 = once(s2, "error");
+    r2.destroy();
+    const [err2] = await failed2;
+    expect(err2).toBeInstanceOf(StreamResetError);
+    await until(() => opener.streamCount === 0 && acceptor.streamCount === 0, "both sides forget");
+    // Writing to a reset stream fails instead of sending.
+    const late = new Promise<Error | null | undefined>((resolve) => s2.write("late", resolve));
+    expect(await late).toBeInstanceOf(Error);
+  });
+});
+
+describe("flow control", () => {
+  it("a sender blocks at the window and resumes on window updates", async () => {
+    const window = INITIAL_WINDOW;
+    const { opener, acceptor, up } = sessionPair({}, { maxStreamWindow: window });
+    const accepted = nextStream(acceptor);
+    const s = opener.openStream();
+    const payload = randomBytes(4 * window);
+    let writeDone = false;
+    s.write(payload, () => {
+      writeDone = true;
+    });
+    const r = await accepted;
+    await until(() => s.sendWindow === 0 && r.readableLength === window, "window exhausted");
+    const wireBytes = up.bytes;
+    await settle();
+    // Nothing more moved: exactly one window of data is buffered and the write is still pending.
+    expect(up.bytes).toBe(wireBytes);
+    expect(r.readableLength).toBe(window);
+    expect(writeDone).toBe(false);
+
+    const all = readAll(r);
+    s.end();
+    const got = await all;
+    expect(got.equals(payload)).toBe(true);
+    expect(writeDone).toBe(true);
+  });
+
+  it("a slow reader holds buffered bytes to one window (read())", async () => {
+    const window = INITIAL_WINDOW;
+    const { opener, acceptor, up } = sessionPair({}, { maxStreamWindow: window });
+    const accepted = nextStream(acceptor);
+    const s = opener.openStream();
+    const payload = randomBytes(4 * MiB);
+    Readable.from([payload.subarray(0, 2 * MiB), payload.subarray(2 * MiB)]).pipe(s);
+    const r = await accepted;
+    let maxBuffered = 0;
+    let senderBlocked = 0;
+    const deliver = up.deliver;
+    up.deliver = (d) => {
+      deliver(d);
+      maxBuffered = Math.max(maxBuffered, r.readableLength);
+      if (s.sendWindow === 0) senderBlocked++;
+    };
+    const got: Buffer[] = [];
+    let total = 0;
+    let ended = false;
+    r.once("end", () => {
+      ended = true;
+    });
+    // One small read per event-loop turn: far slower than the sender.
+    for (let turn = 0; turn < 200_000 && !ended; turn++) {
+      const n = Math.min(4 * KiB, r.readableLength);
+      const c = r.read(n > 0 ? n : undefined) as Buffer | null;
+      if (c) {
+        got.push(c);
+        total += c.byteLength;
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(total).toBe(payload.byteLength);
+    expect(Buffer.concat(got).equals(payload)).toBe(true);
+    expect(maxBuffered).toBeGreaterThan(0);
+    expect(maxBuffered).toBeLessThanOrEqual(window);
+    expect(senderBlocked).toBeGreaterThan(0);
+  });
+
+  it("a slow reader holds buffered bytes to one window (pipe into a slow sink)", async () => {
+    const { opener, acceptor, up } = sessionPair();
+    const window = acceptor.config.maxStreamWindow;
+    const accepted = nextStream(acceptor);
+    const s = opener.openStream();
+    const payload = randomBytes(8 * MiB);
+    s.end(payload);
+    const r = await accepted;
+    let maxBuffered = 0;
+    const deliver = up.deliver;
+    up.deliver = (d) => {
+      deliver(d);
+      maxBuffered = Math.max(maxBuffered, r.readableLength);
+    };
+    const got: Buffer[] = [];
+    const sink = new Writable({
+      highWaterMark: 16 * KiB,
+      write(chunk: Buffer, _enc, cb) {
+        got.push(chunk);
+        setImmediate(cb); // one chunk per turn
+      },
+    });
+    r.pipe(sink);
+    await once(sink, "finish");
+    expect(Buffer.concat(got).equals(payload)).toBe(true);
+    expect(maxBuffered).toBeLessThanOrEqual(window);
+  });
+
+  it("a window larger than the initial one is granted with SYN and ACK", async () => {
+    const { opener, acceptor } = sessionPair({ maxStreamWindow: 4 * MiB }, { maxStreamWindow: 2 * MiB });
+    const accepted = nextStream(acceptor);
+    const s = opener.openStream();
+    const r = await accepted;
+    expect(r.sendWindow).toBe(4 * MiB);
+    await until(() => s.sendWindow === 2 * MiB, "ACK credit arrives");
+  });
+});
+
+describe("framing", () => {
+  it("batches the frames of one turn into one message", async () => {
+    const { opener, acceptor, up } = sessionPair();
+    const streams: YamuxStream[] = [];
+    acceptor.on("stream", (r) => streams.push(r));
+    for (let i = 0; i < 50; i++) opener.openStream().write(Buffer.alloc(100, i));
+    await until(() => streams.length === 50, "50 streams accepted");
+    // 50 SYNs and 50 data frames, one message.
+    expect(up.messageCount).toBe(1);
+  });
+
+  it("never sends a message larger than maxMessageBytes", async () => {
+    const { opener, acceptor, up } = sessionPair({ maxMessageBytes: 16 * KiB, maxFrameData: 4 * KiB });
+    up.record = true;
+    const accepted = nextStream(acceptor);
+    const s = opener.openStream();
+    const payload = randomBytes(MiB);
+    s.end(payload);
+    const r = await accepted;
+    expect((await readAll(r)).equals(payload)).toBe(true);
+    const sizes = up.messages.map((m) => m.byteLength);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(16 * KiB);
+    const frames = parseFrames(Buffer.concat(up.messages));
+    const data = frames.filter((f) => f.type === FrameType.Data);
+    expect(Math.max(...data.map((f) => f.length))).toBeLessThanOrEqual(4 * KiB);
+    expect(Buffer.concat(data.map((f) => f.body)).equals(payload)).toBe(true);
+  });
+});
+
+describe("ping and keepalive", () => {
+  it("ping resolves with the round trip; concurrent pings share one frame", async () => {
+    const { opener, up } = sessionPair();
+    up.record = true;
+    const [a, b] = await Promise.all([opener.ping(), opener.ping()]);
+    expect(a).toBeGreaterThanOrEqual(0);
+    expect(b).toBe(a);
+    expect(opener.rtt).toBe(a);
+    const pings = parseFrames(Buffer.concat(up.messages)).filter((f) => f.type === FrameType.Ping);
+    expect(pings).toHaveLength(1);
+  });
+
+  it("keepalive pings are answered and the session stays up", async () => {
+    const { opener, acceptor, up, down } = sessionPair({ keepAliveIntervalMs: 5, keepAliveTimeoutMs: 1_000 });
+    up.record = true;
+    down.record = true;
+    const pongs = () => parseFrames(Buffer.concat(down.messages)).filter((f) => f.type === FrameType.Ping);
+    await until(() => pongs().length >= 3, "three keepalive pongs", 1_000_000);
+    expect(opener.isClosed).toBe(false);
+    expect(opener.rtt).toBeGreaterThanOrEqual(0);
+    opener.close();
+    acceptor.close();
+  });
+
+  it("an unanswered keepalive declares the session dead and fails its streams", async () => {
+    const { opener, down } = sessionPair({ keepAliveIntervalMs: 10, keepAliveTimeoutMs: 30 });
+    down.hold(); // the acceptor's answers never arrive
+    const s = opener.openStream();
+    const streamFailed = once(s, "error");
+    const pending = opener.ping();
+    const [err] = await once(opener, "close");
+    expect(err).toBeInstanceOf(SessionClosedError);
+    expect((err as SessionClosedError).reason).toBe("keepalive_timeout");
+    const [streamErr] = await streamFailed;
+    expect((streamErr as SessionClosedError).reason).toBe("keepalive_timeout");
+    await expect(pending).rejects.toBeInstanceOf(SessionClosedError);
+    expect(() => opener.openStream()).toThrow(SessionClosedError);
+  });
+});
+
+describe("GoAway and refusals", () => {
+  it("GoAway stops new streams both ways while open ones finish", async () => {
+    const { opener, acceptor } = sessionPair();
+    const accepted = nextStream(acceptor);
+    const s = opener.openStream();
+    s.write("before ");
+    const r = await accepted;
+    acceptor.goAway(GoAwayCode.Restarting);
+    const [code] = await once(opener, "goaway");
+    expect(code).toBe(GoAwayCode.Restarting);
+    expect(opener.canOpenStreams).toBe(false);
+    expect(acceptor.canOpenStreams).toBe(false);
+    expect(() => opener.openStream()).toThrow(SessionClosedError);
+    expect(() => acceptor.openStream()).toThrow(SessionClosedError);
+    // The open stream still runs to completion in both directions.
+    const up = readAll(r);
+    const down = readAll(s);
+    s.end("after");
+    r.end("answer after GoAway");
+    expect((await up).toString()).toBe("before after");
+    expect((await down).toString()).toBe("answer after GoAway");
+    expect(opener.isClosed || acceptor.isClosed).toBe(false);
+  });
+
+  it("a SYN from a remote that may not open streams gets RST; the session goes on", async () => {
+    // The relay's setting: only it opens streams.
+    const { opener, acceptor } = sessionPair({ acceptStreams: false });
+    let openerStreams = 0;
+    opener.on("stream", () => openerStreams++);
+    const refused = acceptor.openStream();
+    refused.write("should not be delivered");
+    const [err] = await once(refused, "error");
+    expect(err).toBeInstanceOf(StreamResetError);
+    expect(openerStreams).toBe(0);
+    await until(() => opener.streamCount === 0 && acceptor.streamCount === 0, "nothing left open");
+    // Streams the other way still work.
+    const accepted = nextStream(acceptor);
+    const s = opener.openStream();
+    s.end("fine");
+    expect((await readAll(await accepted)).toString()).toBe("fine");
+  });
+
+  it("refuses inbound streams beyond maxInboundStreams, counting only inbound ones", async () => {
+    const { opener, acceptor } = sessionPair({}, { maxInboundStreams: 2 });
+    // The acceptor's own outbound streams do not count against its inbound limit.
+    const theirs: YamuxStream[] = [];
+    opener.on("stream", (r) => theirs.push(r));
+    const own = [acceptor.openStream(), acceptor.openStream(), acceptor.openStream()];
+    await until(() => theirs.length === 3, "the acceptor's own streams are open");
+    const accepted: YamuxStream[] = [];
+    acceptor.on("stream", (r) => accepted.push(r));
+    const a = opener.openStream();
+    const b = opener.openStream();
+    a.write("a");
+    b.write("b");
+    await until(() => accepted.length === 2, "two accepted");
+    const c = opener.openStream();
+    c.write("c");
+    const [err] = await once(c, "error");
+    expect(err).toBeInstanceOf(StreamResetError);
+    expect(accepted).toHaveLength(2);
+    // Finish one stream cleanly in both directions; a new one is accepted again.
+    a.end();
+    accepted[0]!.resume();
+    accepted[0]!.end();
+    a.resume();
+    await until(() => acceptor.streamCount === own.length + 1, "one inbound slot free");
+    const d = opener.openStream();
+    d.write("d");
+    await until(() => accepted.length === 3, "third accepted after a slot freed");
+    expect(accepted[2]!.id).toBe(d.id);
+  });
+
+  it("closing the session fails open streams and pending writes", async () => {
+    const { opener, acceptor } = sessionPair();
+    const accepted = nextStream(acceptor);
+    const s = opener.openStream();
+    s.write("x");
+    const r = await accepted;
+    const failed = once(r, "error");
+    acceptor.close();
+    const [err] = await failed;
+    expect(err).toBeInstanceOf(SessionClosedError);
+    expect(acceptor.streamCount).toBe(0);
+    expect(() => acceptor.openStream()).toThrow(SessionClosedError);
+    await expect(acceptor.ping()).rejects.toBeInstanceOf(SessionClosedError);
+  });
+
+  it("a transport that fails its sends closes the session as transport_closed", async () => {
+    const { opener, up } = sessionPair();
+    up.break();
+    const s = opener.openStream();
+    const streamFailed = once(s, "error");
+    s.write("x");
+    const [err] = await once(opener, "close");
+    expect((err as SessionClosedError).reason).toBe("transport_closed");
+    const [streamErr] = await streamFailed;
+    expect((streamErr as SessionClosedError).reason).toBe("transport_closed");
+  });
+});
