@@ -29,6 +29,8 @@ export interface AgentStatus {
   state: TunnelState;
   /** ms since the last state change; undefined when no tunnel runs for the agent. */
   sinceMs: number | undefined;
+  /** Requests being forwarded right now. */
+  inFlight: number;
 }
 
 interface Running {
@@ -116,6 +118,7 @@ export class PeerDaemon extends EventEmitter<DaemonEvents> {
         enabled: a.enabled,
         state: r ? r.tunnel.state : { kind: "disconnected" },
         sinceMs: r ? Date.now() - r.tunnel.since : undefined,
+        inFlight: r ? r.tunnel.forwarder.inFlight : 0,
       };
     });
   }
