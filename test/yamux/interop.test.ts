@@ -94,7 +94,9 @@ describe("our Session against @libp2p/yamux", () => {
         return back;
       }),
     );
-    results.forEach((b, i) => expect(sha(b)).toBe(sha(payloads[i]!)));
+    results.forEach((b, i) => {
+      expect(sha(b)).toBe(sha(payloads[i]!));
+    });
     await until(() => ours.streamCount === 0, "our side forgets every stream");
   });
 
