@@ -146,6 +146,9 @@ export class Forwarder {
     stream.on("close", () => socket.destroy());
     socket.on("close", () => {
       if (!stream.writableEnded) stream.destroy();
+      // The local side is done. Whatever the relay still sends is discarded, so its FIN ends the
+      // stream (and frees the in-flight slot) even though nothing reads it any more.
+      else stream.resume();
       const [method = "", path = ""] = requestLine.split(" ");
       this.onRequest?.({
         method,
