@@ -24,6 +24,7 @@ export interface RequestHead {
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const REQUEST_LINE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^\s]+ HTTP\/1\.[01]$/;
 const CRLFCRLF = Buffer.from("\r\n\r\n");
+const CONTROL = /[\r\n\0]/;
 
 /**
  * Finds the end of the head in `buf`. Returns the index just past CRLFCRLF, -1 if not complete
@@ -54,19 +55,28 @@ export function parseHead(head: Buffer): RequestHead {
     const name = line.slice(0, colon);
     if (!TOKEN.test(name)) throw new HeadError("bad_request", "malformed header name");
     const value = line.slice(colon + 1).trim();
-    if (/[\r\n\0]/.test(value)) throw new HeadError("bad_request", "control character in header value");
+    if (CONTROL.test(value)) throw new HeadError("bad_request", "control character in header value");
     headers.push(name, value);
   }
   return { requestLine, headers };
 }
 
-/** Drops every header whose lowercase name is in `drop`, then appends `add` (name, value pairs). */
+/**
+ * Drops every header whose lowercase name is in `drop`, then appends `add` (name, value pairs).
+ * Added names must be tokens and added values free of CR, LF and NUL, so no line can be injected.
+ */
 export function rewriteHead(head: RequestHead, drop: ReadonlySet<string>, add: string[]): Buffer {
   let out = `${head.requestLine}\r\n`;
   for (let i = 0; i < head.headers.length; i += 2) {
     if (drop.has(head.headers[i]!.toLowerCase())) continue;
     out += `${head.headers[i]}: ${head.headers[i + 1]}\r\n`;
   }
-  for (let i = 0; i < add.length; i += 2) out += `${add[i]}: ${add[i + 1]}\r\n`;
+  for (let i = 0; i < add.length; i += 2) {
+    const name = add[i]!;
+    const value = add[i + 1] ?? "";
+    if (!TOKEN.test(name) || CONTROL.test(value))
+      throw new HeadError("bad_request", "an added header would break the head");
+    out += `${name}: ${value}\r\n`;
+  }
   return Buffer.from(`${out}\r\n`, "latin1");
 }
