@@ -10,6 +10,11 @@ import {
   XXHandshake,
 } from "../../src/transport/noise.ts";
 
+interface RefCipher {
+  encryptWithAd(ad: Uint8Array, p: Uint8Array): Uint8Array;
+  decryptWithAd(ad: Uint8Array, c: Uint8Array): Uint8Array | Uint8ArrayList;
+}
+
 // libp2p-noise's own XX state machine, an independent implementation, loaded from its files (it is
 // not part of the package's public exports).
 const dist = join(
