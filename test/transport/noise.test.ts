@@ -39,10 +39,7 @@ const ref = (await import(pathToFileURL(join(dist, "protocol.js")).href)) as {
     readMessageC(m: Uint8ArrayList): Uint8Array | Uint8ArrayList;
     ss: {
       h: Uint8Array;
-      split(): [
-        { encryptWithAd(ad: Uint8Array, p: Uint8Array): Uint8Array },
-        { decryptWithAd(ad: Uint8Array, c: Uint8Array): Uint8Array | Uint8ArrayList },
-      ];
+      split(): [RefCipher, RefCipher];
     };
   };
 };
