@@ -7,6 +7,7 @@ import { CliError } from "./errors.ts";
 import { relayCommand } from "./relay.ts";
 import { serviceCommands } from "./service.ts";
 import { runStatus } from "./status.ts";
+import { uiCommands } from "./ui.ts";
 import { runUp } from "./up.ts";
 
 const program = new Command("agent-relay")
@@ -33,6 +34,7 @@ program
   .option("--max-in-flight <n>", "requests in flight per agent before 503 peer_busy (saved; default 1024)")
   .addOption(new Option("--log-level <level>", "trace, debug, info, warn, error or silent").default("info"))
   .action(async (o) => runUp(o));
+uiCommands(program);
 
 program
   .command("status")

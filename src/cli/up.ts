@@ -1,6 +1,7 @@
-/** `agent-relay up`: the peer daemon plus its control socket, until SIGINT/SIGTERM. */
+/** `agent-relay up`: the peer daemon, its control socket and its management page, until SIGINT/SIGTERM. */
 import { serveControl } from "../peer/control.ts";
 import { PeerDaemon } from "../peer/daemon.ts";
+import { DEFAULT_UI_PORT, startUiServer, type UiServer } from "../peer/ui/server.ts";
 import { openStore } from "./agent.ts";
 import { CliError } from "./errors.ts";
 import { createLogger } from "./log.ts";
@@ -15,6 +16,9 @@ export interface UpOptions {
   agentAddressHeader?: string;
   relayOriginHeader?: string;
   maxInFlight?: string;
+  /** false with --no-ui. */
+  ui?: boolean;
+  uiPort?: string;
 }
 
 export async function runUp(o: UpOptions): Promise<void> {
@@ -52,10 +56,33 @@ export async function runUp(o: UpOptions): Promise<void> {
     }
   }
   for (const a of settings.agents) if (o.agent ? a.name === o.agent : a.enabled) store.loadIdentity(a.name);
+  const uiPort = o.uiPort === undefined ? DEFAULT_UI_PORT : parseInteger(o.uiPort, "--ui-port", 0);
+  if (uiPort > 65535) throw new CliError(`--ui-port: port ${uiPort} is out of range`);
 
   const log = createLogger(o.logLevel, "peer");
   const daemon = new PeerDaemon({ store, log, ...(o.agent ? { only: o.agent } : {}) });
   const control = await serveControl(store.home, daemon);
+  let ui: UiServer | undefined;
+  if (o.ui !== false) {
+    try {
+      ui = await startUiServer({
+        daemon,
+        store,
+        port: uiPort,
+        // The default port may be taken (another peer, another app): any free one will do, since
+        // `agent-relay ui` reads the port from ui.json. A port asked for explicitly must be that one.
+        fallbackToFreePort: o.uiPort === undefined,
+        log,
+        ...(o.agent ? { only: o.agent } : {}),
+      });
+    } catch (err) {
+      control.close();
+      if ((err as NodeJS.ErrnoException).code === "EADDRINUSE")
+        throw new CliError(`--ui-port: port ${uiPort} is in use; pick another or pass --no-ui`);
+      throw err;
+    }
+    process.stdout.write(`management page: ${ui.url} (open it signed in with \`agent-relay ui\`)\n`);
+  }
   const printed = new Map<string, string>();
   daemon.on("change", () => {
     for (const a of daemon.status()) {
@@ -75,6 +102,7 @@ export async function runUp(o: UpOptions): Promise<void> {
   process.on("SIGHUP", () => daemon.scheduleReconcile());
   const stop = async () => {
     control.close();
+    await ui?.close();
     await daemon.stop();
     process.exit(0);
   };
