@@ -24,8 +24,28 @@ export function hostName(host: string): string {
   return h;
 }
 
+/**
+ * The request's one Host value from its raw header list: undefined if there is none, null if there
+ * is more than one (RFC 9112 3.2: answer 400). Node itself keeps only the first in `req.headers`.
+ */
+export function hostHeader(rawHeaders: readonly string[]): string | undefined | null {
+  let host: string | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length !== 4 || name.toLowerCase() !== "host") continue;
+    if (host !== undefined) return null;
+    host = rawHeaders[i + 1] ?? "";
+  }
+  return host;
+}
+
+/** Anything but printable ASCII: host names are ASCII (IDNs travel as punycode). */
+const NOT_ASCII = /[^\x20-\x7e]/;
+
 export function routeHost(host: string | undefined, domain: string): HostRoute {
   if (host === undefined || host === "") return { kind: "relay" };
+  // Lowercasing non-ASCII could turn a lookalike into our domain (U+212A KELVIN SIGN → "k").
+  if (NOT_ASCII.test(host)) return { kind: "invalid" };
   const name = hostName(host);
   const d = domain.toLowerCase();
   if (name === d) return { kind: "relay" };
