@@ -7,6 +7,7 @@ set -euo pipefail
 deps=(
   "openssl:openssl"
   "chromium:chromium"
+  "redis-server:redis-server"
 )
 
 need=()
