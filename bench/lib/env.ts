@@ -22,6 +22,8 @@ export interface TunnelEnv {
   load: IpcProc;
   direct: Target;
   tunnel: Target;
+  /** Throws if the relay, the peer or the local server has exited. */
+  check(): void;
   close(): Promise<void>;
 }
 
@@ -45,6 +47,9 @@ export async function startTunnelEnv(relayArgs: string[] = []): Promise<TunnelEn
       load,
       direct: { port: local.port },
       tunnel: { port: relay.port, host: peer.host },
+      check: () => {
+        for (const p of [relay.proc, peer.proc, local.proc]) p.assertRunning();
+      },
       close: async () => {
         await stopEach(started);
         home.remove();

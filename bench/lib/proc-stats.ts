@@ -6,7 +6,7 @@ const CLK_TCK = 100;
 
 /** User + system CPU seconds the process has used so far. */
 export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const stat = readProc(pid, "stat");
   // Fields after the command name, which is in parentheses and may contain spaces.
   const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   // rest[0] is field 3 (state); utime is field 14 and stime field 15.
@@ -15,7 +15,7 @@ export function cpuSeconds(pid: number): number {
 
 /** Resident set size in bytes. */
 export function rssBytes(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const status = readProc(pid, "status");
   const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
   if (!m) throw new Error(`no VmRSS for pid ${pid}`);
   return Number(m[1]) * 1024;
@@ -41,4 +41,12 @@ export function sampleRss(pids: number[], everyMs = 50): { stop(): number[] } {
       return peaks;
     },
   };
+}
+
+function readProc(pid: number, file: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/${file}`, "utf8");
+  } catch {
+    throw new Error(`process ${pid} is gone (no /proc/${pid}/${file})`);
+  }
 }

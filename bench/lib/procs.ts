@@ -54,6 +54,15 @@ export class Proc {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
+  /** Throws, with how it ended and its last stderr, if the process is no longer running. */
+  assertRunning(): void {
+    if (this.running) return;
+    const how = this.child.signalCode ? `signal ${this.child.signalCode}` : `code ${this.child.exitCode}`;
+    throw new Error(
+      `${this.name} (pid ${this.child.pid}) exited with ${how} during the run; stderr: ${this.stderrTail() || "(empty)"}`,
+    );
+  }
+
   /** Resolves with the first stdout match of `re` (searching from `from`), or rejects on timeout or exit. */
   waitForOutput(re: RegExp, timeoutMs: number, from = 0): Promise<{ match: RegExpExecArray; end: number }> {
     return new Promise((resolve, reject) => {

@@ -12,13 +12,20 @@ export interface Outcome {
   bytes: number;
   /** Socket error code when the request failed before an answer. */
   error?: string;
+  /** The relay's or peer's error code (X-Agent-Relay-Error) on an answer they generated. */
+  relayError?: string;
 }
 
 /** Sends one request, reads and discards the answer, and counts its bytes. Never rejects. */
 export function send(
   t: Target,
   path: string,
-  opts: { method?: string; uploadBytes?: number; agent?: Agent | false; timeoutMs?: number } = {},
+  opts: {
+    method?: string;
+    uploadBytes?: number;
+    agent?: Agent | false;
+    timeoutMs?: number;
+  } = {},
 ): Promise<Outcome> {
   return new Promise((resolve) => {
     const upload = opts.uploadBytes ?? 0;
@@ -39,7 +46,14 @@ export function send(
         res.on("data", (c: Buffer) => {
           bytes += c.byteLength;
         });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, bytes }));
+        res.on("end", () => {
+          const relayError = res.headers["x-agent-relay-error"];
+          resolve({
+            status: res.statusCode ?? 0,
+            bytes,
+            ...(typeof relayError === "string" ? { relayError } : {}),
+          });
+        });
         res.on("error", (err) => resolve({ status: 0, bytes, error: errorCode(err) }));
       },
     );

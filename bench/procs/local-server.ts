@@ -73,7 +73,9 @@ const server = createServer({ keepAlive: true, noDelay: true }, (req, res) => {
   }
 });
 
-server.listen(0, "127.0.0.1", () => {
+// A listen queue as long as the kernel allows (net.core.somaxconn), so bursts of connections from
+// the peer are not dropped here: the bench measures the tunnel, not this server's accept queue.
+server.listen({ port: 0, host: "127.0.0.1", backlog: 65535 }, () => {
   process.stdout.write(`listening ${(server.address() as AddressInfo).port}\n`);
 });
 process.stdin.on("close", () => process.exit(0));

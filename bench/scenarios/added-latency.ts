@@ -45,6 +45,7 @@ export const addedLatency: Scenario<AddedLatencyParams> = {
           "cannon",
           job(first === "direct" ? "tunnel" : "direct", p.durationS),
         );
+        env.check();
         const [d, t] = first === "direct" ? [a, b] : [b, a];
         figs.add("p50 latency", "ms", "lower", t.p50Ms, d.p50Ms);
         figs.add("p99 latency", "ms", "lower", t.p99Ms, d.p99Ms);

@@ -18,7 +18,7 @@ export const auth: Scenario<AuthParams> = {
   id: "auth",
   title: "Auth verifications (one core)",
   params: {
-    quick: { durationMs: 2000, messages: 64 },
+    quick: { durationMs: 1000, messages: 64 },
     full: { durationMs: 10_000, messages: 256 },
     smoke: { durationMs: 200, messages: 4 },
   },

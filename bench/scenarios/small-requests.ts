@@ -54,6 +54,7 @@ export const smallRequests: Scenario<SmallRequestsParams> = {
           for (const via of order) {
             const before = cpuSeconds(env.relay.pid) + cpuSeconds(env.peer.pid);
             r[via] = await env.load.call<CannonResult>("cannon", job(env, via, c, p.durationS));
+            env.check();
             if (via === "tunnel") cpu = cpuSeconds(env.relay.pid) + cpuSeconds(env.peer.pid) - before;
           }
           const t = r.tunnel!;

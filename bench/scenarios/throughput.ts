@@ -59,6 +59,7 @@ export const throughput: Scenario<ThroughputParams> = {
             ...base,
             ...env.tunnel,
           } satisfies TransferJob);
+          env.check();
           const relayCpu = cpuSeconds(env.relay.pid) - relay0;
           const peerCpu = cpuSeconds(env.peer.pid) - peer0;
           if (!directFirst)
