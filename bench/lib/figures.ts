@@ -64,8 +64,9 @@ export class FigureSet {
       const f: Figure = { label: s.label, unit: s.unit, better: s.better, tunnel: summarize(s.tunnel) };
       if (s.direct.length > 0) f.direct = summarize(s.direct);
       if (s.withRatio && s.direct.length === s.tunnel.length) {
-        const ratios = s.tunnel.map((t, i) => t / s.direct[i]!).filter(Number.isFinite);
-        if (ratios.length > 0) f.ratio = summarize(ratios);
+        const ratios = s.tunnel.map((t, i) => t / s.direct[i]!);
+        if (ratios.some(Number.isFinite))
+          f.ratio = summarize(ratios.map((r) => (Number.isFinite(r) ? r : Number.NaN)));
       }
       if (s.note) f.note = s.note;
       return f;

@@ -21,7 +21,7 @@ export interface Report {
 }
 
 function num(v: number): string {
-  if (!Number.isFinite(v)) return String(v);
+  if (!Number.isFinite(v)) return "n/a";
   if (Number.isInteger(v)) return v.toLocaleString("en-US");
   const a = Math.abs(v);
   if (a >= 1000) return Math.round(v).toLocaleString("en-US");
@@ -35,8 +35,10 @@ function num(v: number): string {
 function cell(s: Summary | undefined, unit = ""): string {
   if (!s) return "—";
   const u = unit ? ` ${unit}` : "";
-  if (s.values.length === 1 || s.min === s.max) return `${num(s.median)}${u}`;
-  return `${num(s.median)}${u} (${num(s.min)}–${num(s.max)})`;
+  const gaps = s.missing ? ` [none in ${s.missing} of ${s.values.length}]` : "";
+  if (!Number.isFinite(s.median)) return `n/a${gaps}`;
+  if (s.min === s.max) return `${num(s.median)}${u}${gaps}`;
+  return `${num(s.median)}${u} (${num(s.min)}–${num(s.max)})${gaps}`;
 }
 
 function figureRow(n: number | string, title: string, f: Figure): string {
