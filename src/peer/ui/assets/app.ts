@@ -187,7 +187,7 @@ export const APP_JS = `"use strict";
       if (!verdict) check.textContent = "";
       else if (verdict.kind === "unprotected") {
         check.className = "check warn small";
-        check.textContent = "Warning: " + verdict.path + " answered " + verdict.status + " without any credentials. The server looks unprotected.";
+        check.textContent = "Warning: " + new URL(verdict.path, a.target).href + " answered " + verdict.status + " without any credentials. The server looks unprotected.";
       } else if (verdict.kind === "protected") check.textContent = "The local server refused a request without credentials.";
       else check.textContent = "Could not reach the local server to check it (" + verdict.reason + ").";
     }, () => { check.textContent = ""; });
