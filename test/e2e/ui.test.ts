@@ -2,7 +2,7 @@
  * The management page in a real headless Chromium (Debian's `chromium`, driven by playwright-core),
  * against a real relay, a real daemon and the page's real server on loopback.
  */
-import { mkdirSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
@@ -11,6 +11,7 @@ import { PeerDaemon } from "../../src/peer/daemon.ts";
 import { Store } from "../../src/peer/store.ts";
 import { startUiServer, type UiServer } from "../../src/peer/ui/server.ts";
 import { requestSignInUrl } from "../../src/peer/ui/sign-in.ts";
+import { killAll, run, start, tempHome } from "../helpers/cli.ts";
 import { cleanup, fetchVia, silent, startLocalServer, startRelay } from "../helpers/harness.ts";
 
 const OUTPUT = join(import.meta.dirname, "..", "..", "test-output");
@@ -42,6 +43,7 @@ afterAll(async () => {
 });
 
 afterEach(async () => {
+  killAll();
   for (const c of contexts.splice(0)) await c.close();
   for (const s of stops.splice(0).reverse()) await s();
   await cleanup();
@@ -276,5 +278,40 @@ describe("the management page in a real browser", () => {
     expect(status).toBe(403);
     expect(headers["x-agent-relay-error"]).toBe("bad_origin");
     expect(store.find("demo").enabled).toBe(false);
+  });
+
+  it("agent-relay up serves the page (not with --no-ui) and agent-relay ui signs a browser in", async () => {
+    const relay = await startRelay();
+    const local = await startLocalServer((_req, res) => res.end("ok"));
+    const home = tempHome();
+    await run(home, ["agent", "create", "a1", "--target", local.url]);
+    await run(home, ["agent", "enable", "a1", "--yes"]);
+
+    const quiet = start(home, ["up", "--relay", relay.origin, "--no-ui"]);
+    await quiet.waitFor(/a1: http:\/\/\S+ -> /);
+    expect(quiet.output()).not.toContain("management page");
+    expect((await run(home, ["ui", "--print"])).stderr).toMatch(/no management page is running/);
+    quiet.child.kill("SIGTERM");
+    await quiet.exited;
+
+    const up = start(home, ["up", "--ui-port", "0"]);
+    const pageUrl = (await up.waitFor(/management page: (http:\/\/127\.0\.0\.1:\d+\/)/))[1]!;
+    await up.waitFor(/a1: http:\/\/\S+ -> /);
+    const ui = await run(home, ["ui", "--print"]);
+    expect(ui.code).toBe(0);
+    const link = /(http:\/\/127\.0\.0\.1:\d+\/login\?code=\S+)/.exec(ui.stdout)![1]!;
+    expect(link.startsWith(pageUrl)).toBe(true);
+    expect(ui.stdout).not.toContain(JSON.parse(readFileSync(join(home, "ui.json"), "utf8")).token);
+
+    const { page } = await newPage();
+    expect((await page.goto(link))?.status()).toBe(200);
+    await row(page, "a1").locator(".badge.connected").waitFor({ timeout: 20_000 });
+    // The link works once.
+    const { page: second } = await newPage();
+    expect((await second.goto(link))?.status()).toBe(401);
+
+    up.child.kill("SIGTERM");
+    expect(await up.exited).toBe(0);
+    expect(existsSync(join(home, "ui.json"))).toBe(false);
   });
 });
