@@ -144,7 +144,12 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
     if (!hostAllowed(req.headers.host, port)) return sendUiError(res, "bad_host");
     const method = req.method ?? "GET";
     if (!fetchMetadataAllowed(method, req.headers)) return sendUiError(res, "bad_origin");
-    const url = new URL(req.url ?? "/", "http://ui.invalid");
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://ui.invalid");
+    } catch {
+      return sendUiError(res, "bad_request");
+    }
     if (url.pathname === "/login" && method === "GET") {
       if (!codes.redeem(url.searchParams.get("code") ?? undefined)) {
         return sendUiError(
