@@ -1,48 +1,57 @@
-/** `agent-relay relay`: run a relay node until SIGINT/SIGTERM. */
+/**
+ * `agent-relay relay`: run a relay node. Every setting is a flag, an AGENT_RELAY_* variable or a key
+ * in the --config file (that order of precedence). SIGTERM and SIGINT drain and exit 0; SIGHUP
+ * reloads the TLS certificate.
+ */
 import { type Command, Option } from "commander";
+import { CONFIG_ENV, CONFIG_FLAG, loadRelayConfig } from "../relay/config-load.ts";
 import { createRelay } from "../relay/server.ts";
+import { envName, type RawValue, SETTINGS } from "../relay/settings.ts";
 import { createLogger } from "./log.ts";
-import { parseInteger, parseListen } from "./parse.ts";
+
+const camel = (name: string) => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 export function relayCommand(program: Command): void {
-  program
+  const cmd = program
     .command("relay")
     .description("run a relay node")
-    .addOption(new Option("--listen <host:port>", "address to listen on").default("127.0.0.1:8080"))
     .addOption(
-      new Option("--domain <domain>", "base domain; agents are served at <address>.<domain>").default(
-        "localhost",
+      new Option(
+        `--${CONFIG_FLAG} <file>`,
+        `JSON file of settings, keys as the flag names (env ${CONFIG_ENV})`,
       ),
-    )
-    .option("--public-url <url>", "public base URL when behind a proxy (default http://<domain>:<port>)")
-    .option(
-      "--origin <url...>",
-      "extra relay origins peers may sign for (for example wss://relay.example.com)",
-    )
-    .addOption(new Option("--max-streams <n>", "concurrent requests per tunnel").default("4096"))
-    .addOption(new Option("--log-level <level>", "trace, debug, info, warn, error or silent").default("info"))
-    .action(async (o) => {
-      const { host, port } = parseListen(o.listen);
-      const log = createLogger(o.logLevel, "relay");
-      const relay = createRelay(
-        {
-          host,
-          port,
-          domain: o.domain,
-          ...(o.publicUrl ? { publicBaseUrl: o.publicUrl } : {}),
-          extraOrigins: o.origin ?? [],
-          maxStreamsPerTunnel: parseInteger(o.maxStreams, "--max-streams", 1),
-          logLevel: o.logLevel,
-        },
-        log,
-      );
-      const bound = await relay.listen();
-      process.stdout.write(`relay listening on ${host}:${bound}; agents at ${relay.urlFor("<address>")}\n`);
-      const stop = async () => {
+    );
+  for (const s of SETTINGS) {
+    cmd.addOption(
+      new Option(`--${s.name} ${s.arg}`, `${s.help} (default: ${s.shown}; env ${envName(s.name)})`),
+    );
+  }
+  cmd.action(async (o: Record<string, RawValue | undefined>) => {
+    const flags: Record<string, RawValue | undefined> = { [CONFIG_FLAG]: o[CONFIG_FLAG] };
+    for (const s of SETTINGS) flags[s.name] = o[camel(s.name)];
+    const config = loadRelayConfig({ flags, env: process.env });
+    const log = createLogger(config.logLevel, "relay");
+    const relay = createRelay(config, log);
+    const bound = await relay.listen();
+    const metrics = relay.metricsPort();
+    process.stdout.write(
+      `relay listening on ${config.host}:${bound}${config.tlsCert ? " (TLS)" : ""}; agents at ${relay.urlFor("<address>")}` +
+        `${metrics === undefined ? "" : `; metrics on ${config.metricsListen!.host}:${metrics}`}\n`,
+    );
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) {
+        log.warn({ signal }, "second signal: stopping now");
         await relay.close();
         process.exit(0);
-      };
-      process.once("SIGINT", stop);
-      process.once("SIGTERM", stop);
-    });
+      }
+      stopping = true;
+      log.info({ signal, drainTimeoutMs: config.drainTimeoutMs }, "shutting down: draining");
+      await relay.drain();
+      process.exit(0);
+    };
+    process.on("SIGINT", () => void stop("SIGINT"));
+    process.on("SIGTERM", () => void stop("SIGTERM"));
+    process.on("SIGHUP", () => void relay.reloadTls());
+  });
 }

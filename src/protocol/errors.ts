@@ -19,6 +19,20 @@ export const HTTP_ERRORS = {
   peer_busy: { status: 503, message: "the tunnel peer has too many requests in flight" },
   request_header_too_large: { status: 431, message: "the request head is larger than the limit" },
   bad_request: { status: 400, message: "the request could not be parsed" },
+  request_timeout: { status: 408, message: "the request head did not arrive within the header timeout" },
+  body_too_large: { status: 413, message: "the request body is larger than the relay's body limit" },
+  rate_limited: { status: 429, message: "the agent is over its request rate limit; retry after Retry-After" },
+  connect_rate_limited: {
+    status: 429,
+    message: "this address is over its tunnel connect rate limit; retry after Retry-After",
+  },
+  too_many_pending: {
+    status: 429,
+    message: "this address already has its limit of tunnel connections waiting to authenticate",
+  },
+  draining: { status: 503, message: "the relay is shutting down; retry shortly" },
+  gateway_timeout: { status: 504, message: "the agent did not start its answer within the time limit" },
+  idle_timeout: { status: 504, message: "no bytes moved either way for the idle timeout" },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;
@@ -63,6 +77,8 @@ export const CLOSE_CODES = {
   limit_exceeded: 4103,
   /** An internal error on the relay. */
   internal_error: 4104,
+  /** A Noise handshake or transport message failed to decode or authenticate. */
+  secure_channel_error: 4105,
 } as const;
 
 export type CloseReason = keyof typeof CLOSE_CODES;

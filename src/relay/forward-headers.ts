@@ -1,6 +1,7 @@
 /**
  * Which request headers cross the tunnel (spec/PROTOCOL.md, "Stream contents"): hop-by-hop headers
- * and client copies of X-Forwarded-* are dropped, the relay's own X-Forwarded-* are appended.
+ * and client copies of X-Forwarded-* and X-Request-Id are dropped, the relay's own are appended.
+ * HTTP/2 requests become HTTP/1.1 heads: pseudo-headers go, `:authority` becomes Host, cookies join.
  */
 
 const HOP_BY_HOP = new Set([
@@ -8,19 +9,20 @@ const HOP_BY_HOP = new Set([
   "keep-alive",
   "proxy-connection",
   "te",
-  "trailer",
   "transfer-encoding",
   "upgrade",
   "proxy-authorization",
   "proxy-authenticate",
+  "http2-settings",
 ]);
 
-const FORWARDED = new Set([
+const RELAY_SET = new Set([
   "x-forwarded-for",
   "x-forwarded-proto",
   "x-forwarded-host",
   "x-forwarded-port",
   "forwarded",
+  "x-request-id",
 ]);
 
 export interface ForwardInfo {
@@ -31,7 +33,7 @@ export interface ForwardInfo {
 }
 
 /** Header names listed in Connection are hop-by-hop too (RFC 9110 7.6.1). */
-function connectionTokens(raw: string[]): Set<string> {
+function connectionTokens(raw: readonly string[]): Set<string> {
   const out = new Set<string>();
   for (let i = 0; i < raw.length; i += 2) {
     if (raw[i]!.toLowerCase() === "connection") {
@@ -46,23 +48,43 @@ function connectionTokens(raw: string[]): Set<string> {
  * `keepUpgrade` keeps Connection/Upgrade for a WebSocket handshake.
  */
 export function forwardRequestHeaders(
-  rawHeaders: string[],
+  rawHeaders: readonly string[],
   info: ForwardInfo,
   keepUpgrade = false,
 ): string[] {
   const listed = connectionTokens(rawHeaders);
   const out: string[] = [];
+  const cookies: string[] = [];
+  let hasHost = false;
+  let authority: string | undefined;
+  let trailers = false;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
+    const value = rawHeaders[i + 1]!;
     const lower = name.toLowerCase();
-    if (FORWARDED.has(lower)) continue;
-    if (keepUpgrade && (lower === "connection" || lower === "upgrade")) {
-      out.push(name, rawHeaders[i + 1]!);
+    if (lower.startsWith(":")) {
+      if (lower === ":authority") authority = value;
       continue;
     }
+    if (RELAY_SET.has(lower)) continue;
+    if (keepUpgrade && (lower === "connection" || lower === "upgrade")) {
+      out.push(name, value);
+      continue;
+    }
+    if (lower === "te") trailers ||= value.split(",").some((t) => t.trim().toLowerCase() === "trailers");
     if (HOP_BY_HOP.has(lower) || listed.has(lower)) continue;
-    out.push(name, rawHeaders[i + 1]!);
+    if (lower === "cookie") {
+      cookies.push(value);
+      continue;
+    }
+    if (lower === "host") hasHost = true;
+    out.push(name, value);
   }
+  if (!hasHost && authority !== undefined) out.unshift("Host", authority);
+  // RFC 9113 8.2.3: HTTP/2 may split cookies; an HTTP/1.1 head carries one Cookie line.
+  if (cookies.length > 0) out.push("Cookie", cookies.join("; "));
+  // The relay passes trailers back, so it may say so on the next hop (RFC 9110 10.1.4).
+  if (trailers) out.push("TE", "trailers");
   out.push(
     "X-Forwarded-For",
     info.clientIp,
@@ -76,13 +98,16 @@ export function forwardRequestHeaders(
   return out;
 }
 
-/** Response headers to pass back: everything but hop-by-hop framing, which Node redoes. */
-export function forwardResponseHeaders(rawHeaders: string[]): string[] {
+/**
+ * Response headers to pass back: everything but hop-by-hop framing, which Node redoes, and the local
+ * server's X-Request-Id (the relay's own is on every response).
+ */
+export function forwardResponseHeaders(rawHeaders: readonly string[]): string[] {
   const listed = connectionTokens(rawHeaders);
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const lower = rawHeaders[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || listed.has(lower)) continue;
+    if (HOP_BY_HOP.has(lower) || listed.has(lower) || lower === "x-request-id") continue;
     out.push(rawHeaders[i]!, rawHeaders[i + 1]!);
   }
   return out;

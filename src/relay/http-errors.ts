@@ -1,10 +1,14 @@
 /** Writes a JSON error from the one error table (src/protocol/errors.ts). */
-import { type ServerResponse, STATUS_CODES } from "node:http";
+import type { ServerResponse } from "node:http";
+import { STATUS_CODES } from "node:http";
+import type { Http2ServerResponse } from "node:http2";
 import { ERROR_HEADER } from "../protocol/constants.ts";
 import { errorBody, HTTP_ERRORS, type HttpErrorCode } from "../protocol/errors.ts";
 
+export type PublicResponse = ServerResponse | Http2ServerResponse;
+
 export function sendError(
-  res: ServerResponse,
+  res: PublicResponse,
   code: HttpErrorCode,
   extraHeaders: Record<string, string> = {},
 ): void {

@@ -1,103 +1,162 @@
 /**
- * One public request onto one yamux stream. The request goes out as HTTP/1.1 through Node's own
- * client, writing into the stream; the answer is parsed back and streamed to the public client with
- * backpressure both ways. Upgrades (WebSocket) become a raw byte pipe.
+ * One public request onto one yamux stream. HTTP/1.1 and HTTP/2 requests alike go out as HTTP/1.1
+ * through Node's own client, writing into the stream; the answer is parsed back and streamed to the
+ * public client with backpressure both ways, trailers and `100 Continue` included.
  */
-import { type IncomingMessage, request, type ServerResponse } from "node:http";
-import type { Duplex } from "node:stream";
+import { type ClientRequest, type IncomingMessage, request } from "node:http";
+import { type Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { Socket } from "node:net";
+import type { HttpErrorCode } from "../protocol/errors.ts";
 import type { YamuxStream } from "../yamux/stream.ts";
+import type { Exchange } from "./exchange.ts";
 import { type ForwardInfo, forwardRequestHeaders, forwardResponseHeaders } from "./forward-headers.ts";
-import { sendError } from "./http-errors.ts";
+import type { PublicResponse } from "./http-errors.ts";
+import type { IdleSweeper } from "./idle-sweeper.ts";
 
-export interface ProxyResult {
-  status: number;
-  bytesIn: number;
-  bytesOut: number;
+export type PublicRequest = IncomingMessage | Http2ServerRequest;
+
+export interface ProxyOptions {
+  ex: Exchange;
+  info: ForwardInfo;
+  maxBodyBytes: number;
+  firstByteTimeoutMs: number;
+  idle: IdleSweeper;
+  /** Answers with a relay error, or cuts the response if it has started; records the code. */
+  fail: (code: HttpErrorCode) => void;
 }
 
-export function proxyRequest(
-  req: IncomingMessage,
-  res: ServerResponse,
+/** A request on the stream in HTTP/1.1, through Node's client. */
+export function upstreamRequest(
+  req: PublicRequest,
   stream: YamuxStream,
-  info: ForwardInfo,
-  done: (r: ProxyResult) => void,
-): void {
-  const headers = forwardRequestHeaders(req.rawHeaders, info);
-  if (req.headers["transfer-encoding"] !== undefined) headers.push("Transfer-Encoding", "chunked");
-  let bytesIn = 0;
-  let bytesOut = 0;
-  let finished = false;
-  const finish = (status: number) => {
-    if (finished) return;
-    finished = true;
-    done({ status, bytesIn, bytesOut });
-  };
-  const upstream = request({
-    method: req.method,
+  method: string,
+  headers: string[],
+): ClientRequest {
+  return request({
+    method,
     path: req.url,
     headers,
     setHost: false,
-    createConnection: () => stream as unknown as import("node:net").Socket,
+    createConnection: () => stream as unknown as Socket,
   });
-  upstream.on("response", (answer) => {
-    res.writeHead(answer.statusCode ?? 502, answer.statusMessage, [
-      ...forwardResponseHeaders(answer.rawHeaders),
-      "X-Request-Id",
-      info.requestId,
-    ]);
-    res.flushHeaders();
-    answer.on("data", (chunk: Buffer) => {
-      bytesOut += chunk.byteLength;
-    });
-    answer.pipe(res);
-    answer.on("error", () => res.destroy());
-    answer.on("aborted", () => res.destroy());
-    res.on("finish", () => finish(answer.statusCode ?? 502));
-  });
-  upstream.on("error", () => {
-    if (!res.headersSent) {
-      sendError(res, "tunnel_error", { "X-Request-Id": info.requestId });
-      finish(502);
-    } else {
-      res.destroy();
-      finish(res.statusCode);
-    }
-  });
-  // The public client went away before the answer was complete: reset the stream.
-  res.on("close", () => {
-    if (!res.writableFinished) {
-      upstream.destroy();
-      stream.destroy();
-      finish(499);
-    }
-  });
-  req.on("data", (chunk: Buffer) => {
-    bytesIn += chunk.byteLength;
-  });
-  req.pipe(upstream);
 }
 
-/** An HTTP Upgrade: write the request head, then pipe raw bytes both ways until either side ends. */
-export function proxyUpgrade(
-  req: IncomingMessage,
-  socket: Duplex,
-  head: Buffer,
-  stream: YamuxStream,
-  info: ForwardInfo,
+/** Writes a status and raw header list to the public client at once (answers may stream). */
+export function writeHead(
+  res: PublicResponse,
+  status: number,
+  headers: string[],
+  statusMessage?: string,
 ): void {
-  const headers = forwardRequestHeaders(req.rawHeaders, info, true);
-  let text = `${req.method} ${req.url} HTTP/1.1\r\n`;
-  for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
-  stream.write(`${text}\r\n`);
-  if (head.byteLength > 0) stream.write(head);
-  socket.pipe(stream);
-  stream.pipe(socket);
-  const teardown = () => {
-    socket.destroy();
-    stream.destroy();
+  if (res instanceof Http2ServerResponse) {
+    // HTTP/2 sends the HEADERS frame on writeHead; repeated fields become arrays.
+    const obj: Record<string, string | string[]> = {};
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i]!.toLowerCase();
+      const prev = obj[name];
+      obj[name] =
+        prev === undefined ? headers[i + 1]! : [...(Array.isArray(prev) ? prev : [prev]), headers[i + 1]!];
+    }
+    res.writeHead(status, obj);
+  } else {
+    res.writeHead(status, statusMessage, headers);
+    res.flushHeaders();
+  }
+}
+
+/** The answer's status and headers, passed on. */
+export function writeAnswerHead(res: PublicResponse, answer: IncomingMessage): void {
+  writeHead(res, answer.statusCode ?? 502, forwardResponseHeaders(answer.rawHeaders), answer.statusMessage);
+}
+
+/** Streams the answer's body and trailers to the public client, counting bytes. */
+export function pipeAnswer(
+  answer: IncomingMessage,
+  res: PublicResponse,
+  ex: Exchange,
+  cut: () => void,
+): void {
+  answer.on("data", (c: Buffer) => {
+    ex.bytesOut += c.byteLength;
+  });
+  answer.pipe(res as NodeJS.WritableStream, { end: false });
+  answer.on("end", () => {
+    if (answer.rawTrailers.length > 0) res.addTrailers(answer.trailers);
+    res.end();
+  });
+  answer.on("aborted", cut);
+  answer.on("error", cut);
+}
+
+export function proxyRequest(
+  req: PublicRequest,
+  res: PublicResponse,
+  stream: YamuxStream,
+  o: ProxyOptions,
+): void {
+  const { ex } = o;
+  const headers = forwardRequestHeaders(req.rawHeaders, o.info);
+  const chunked = hasChunkedBody(req);
+  if (chunked) headers.push("Transfer-Encoding", "chunked");
+  const upstream = upstreamRequest(req, stream, req.method ?? "GET", headers);
+  let firstByte: NodeJS.Timeout | undefined;
+  let over = false;
+  const end = () => {
+    over = true;
+    clearTimeout(firstByte);
+    unwatch();
   };
-  socket.on("error", teardown);
-  stream.on("error", teardown);
-  socket.on("close", () => stream.destroy());
-  stream.on("close", () => socket.destroy());
+  const abort = (code: HttpErrorCode) => {
+    if (over) return;
+    end();
+    upstream.destroy();
+    stream.destroy();
+    o.fail(code);
+  };
+  const unwatch = o.idle.watch(ex, () => abort("idle_timeout"));
+
+  // The whole request is on the stream: the agent's clock starts.
+  upstream.on("finish", () => {
+    if (!over) firstByte = setTimeout(() => abort("gateway_timeout"), o.firstByteTimeoutMs);
+  });
+  upstream.on("continue", () => res.writeContinue());
+  upstream.on("response", (answer) => {
+    clearTimeout(firstByte);
+    try {
+      writeAnswerHead(res, answer);
+    } catch {
+      return abort("bad_response"); // say, a duplicate single-value header HTTP/2 cannot carry
+    }
+    pipeAnswer(answer, res, ex, () => abort("tunnel_error"));
+  });
+  upstream.on("error", () => abort("tunnel_error"));
+  res.on("finish", end);
+  res.on("close", () => {
+    // The client went away before the answer was complete, or the answer came before the whole
+    // request went out: reset the stream so the local server sees its socket close.
+    const finished = over;
+    end();
+    if (!finished || !upstream.writableFinished) {
+      upstream.destroy();
+      stream.destroy();
+    }
+  });
+
+  req.on("data", (c: Buffer) => {
+    ex.bytesIn += c.byteLength;
+    if (o.maxBodyBytes > 0 && ex.bytesIn > o.maxBodyBytes) abort("body_too_large");
+  });
+  req.pipe(upstream, { end: false });
+  req.on("end", () => {
+    if (over) return;
+    if (chunked && req.rawTrailers.length > 0) upstream.addTrailers(req.trailers);
+    upstream.end();
+  });
+}
+
+/** Whether the body must travel chunked: it is, or it is an HTTP/2 body of unknown length. */
+function hasChunkedBody(req: PublicRequest): boolean {
+  if (req.headers["content-length"] !== undefined) return false;
+  if (req.httpVersionMajor === 2) return !(req as Http2ServerRequest).stream.endAfterHeaders;
+  return req.headers["transfer-encoding"] !== undefined;
 }

@@ -1,150 +1,350 @@
 /**
- * The relay node: one HTTP server for public requests, the health endpoint and the tunnel
- * endpoint. Request path: public socket → router (here) → registry → stream (proxy.ts).
+ * The relay node. Request path, one straight line:
+ *   public socket (listener.ts) → router (here) → tunnel registry → stream (proxy.ts, upgrade.ts).
+ * Limits, metrics, the access log, health and shutdown each live in their own file; this one wires
+ * them together and routes.
  */
-import { randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import pino, { type Logger } from "pino";
 import { TUNNEL_PATH } from "../protocol/constants.ts";
-import { VERSION } from "../version.ts";
+import { HTTP_ERRORS, type HttpErrorCode } from "../protocol/errors.ts";
 import { GoAwayCode } from "../yamux/frame.ts";
-import { agentUrl, allowedOrigins, publicBase, type RelayConfig, verifyRelayConfig } from "./config.ts";
+import { logExchange } from "./access-log.ts";
+import {
+  addressList,
+  agentUrl,
+  allowedOrigins,
+  ConfigError,
+  publicBase,
+  type RelayConfig,
+  verifyRelayConfig,
+} from "./config.ts";
+import { Exchange, pathOf } from "./exchange.ts";
 import type { ForwardInfo } from "./forward-headers.ts";
+import { isHealthRequest, sendHealth } from "./health.ts";
 import { routeHost } from "./host.ts";
-import { rawError, sendError } from "./http-errors.ts";
-import { proxyRequest, proxyUpgrade } from "./proxy.ts";
+import { type PublicResponse, rawError, sendError } from "./http-errors.ts";
+import { IdleSweeper } from "./idle-sweeper.ts";
+import { Limits } from "./limits.ts";
+import { PublicListener } from "./listener.ts";
+import { RelayMetrics } from "./metrics.ts";
+import { MetricsServer } from "./metrics-server.ts";
+import { proxyRequest } from "./proxy.ts";
+import { type AnyRequest, clientOf, h2HeadSize, hostOf, protocolOf, protoOf } from "./public-request.ts";
 import { TunnelRegistry } from "./registry.ts";
+import { readTlsPair } from "./tls.ts";
+import type { Tunnel } from "./tunnel.ts";
 import { TunnelEndpoint } from "./tunnel-endpoint.ts";
+import { proxyExtendedConnect, proxyUpgrade } from "./upgrade.ts";
 
 export interface Relay {
   readonly config: RelayConfig;
   readonly registry: TunnelRegistry;
-  readonly server: Server;
-  /** Resolves once listening; returns the bound port. */
+  readonly metrics: RelayMetrics;
+  /** True from the start of a shutdown. */
+  readonly draining: boolean;
+  /** Starts the public listener (and the metrics listener, if configured); returns the bound port. */
   listen(): Promise<number>;
   /** The bound port (after listen). */
   port(): number;
+  /** The metrics listener's bound port, if there is one. */
+  metricsPort(): number | undefined;
   /** Public URL of an agent by 40-hex address. */
   urlFor(address: string): string;
-  /** Stops accepting, tells every peer to reconnect elsewhere, and closes. */
+  /**
+   * Graceful shutdown (SIGTERM): stop accepting, let in-flight requests finish for up to the drain
+   * timeout, send every tunnel a "restarting" GoAway, then close.
+   */
+  drain(): Promise<void>;
+  /** The same, without waiting for in-flight requests. */
   close(): Promise<void>;
+  /** Re-reads the TLS certificate and key; false, keeping the old pair, if they do not load. */
+  reloadTls(): boolean;
 }
+
+type Refusal = { code: HttpErrorCode; headers?: Record<string, string> };
 
 export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay {
   const config = verifyRelayConfig(input);
   const log = logger ?? pino({ level: config.logLevel, base: { role: "relay" } });
+  const tls = config.tlsCert ? readTlsPair(config.tlsCert, config.tlsKey!) : undefined;
+  const trusted = config.trustProxy.length > 0 ? addressList(config.trustProxy, "trust-proxy") : null;
   const registry = new TunnelRegistry();
+  const limits = new Limits(config);
+  const idle = new IdleSweeper(config.idleTimeoutMs);
+  const inflight = new Set<Exchange>();
   const startedAt = Date.now();
+  let draining = false;
   let boundPort = config.port;
+  let metricsPort: number | undefined;
   let origins: ReadonlySet<string> = allowedOrigins(config, boundPort);
   let base = publicBase(config, boundPort);
   const urlFor = (address: string) => agentUrl(base, address);
 
-  const endpoint = new TunnelEndpoint({ config, registry, log, origins: () => origins, urlFor });
-
-  const forwardInfo = (req: IncomingMessage): ForwardInfo => ({
-    clientIp: req.socket.remoteAddress ?? "",
-    proto: "http",
-    host: req.headers.host ?? "",
-    requestId: randomUUID(),
+  const metrics = new RelayMetrics({
+    tunnels: () => registry.size,
+    streams: () => registry.streamCount(),
+    pendingTunnels: () => limits.pendingCount(),
+    draining: () => draining,
+  });
+  const health = {
+    draining: () => draining,
+    tunnels: () => registry.size,
+    streams: () => registry.streamCount(),
+    startedAt,
+  };
+  const metricsServer = config.metricsListen ? new MetricsServer(metrics, health) : undefined;
+  const endpoint = new TunnelEndpoint({
+    config,
+    registry,
+    log,
+    origins: () => origins,
+    urlFor,
+    limits,
+    onAuthResult: (result) => metrics.auth(result),
+    onRefused: (code) => metrics.error(code),
+    onTakeover: () => metrics.takeover(),
+  });
+  const listener = new PublicListener({
+    ...(tls ? { tls } : {}),
+    maxHeaderBytes: config.maxHeaderBytes,
+    headerTimeoutMs: config.headerTimeoutMs,
+    idleTimeoutMs: config.idleTimeoutMs,
+    onHeaderTimeout: (socket) => {
+      metrics.error("request_timeout");
+      socket.end(rawError("request_timeout"));
+    },
   });
 
-  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-    const route = routeHost(req.headers.host, config.domain);
-    if (route.kind === "invalid") return sendError(res, "invalid_subdomain");
-    if (route.kind === "relay") return relayEndpoint(req, res);
-    const tunnel = registry.get(route.address);
-    if (!tunnel?.isOpen) return sendError(res, "agent_offline");
-    if (tunnel.isBusy) return sendError(res, "tunnel_busy");
-    const info = forwardInfo(req);
-    const started = performance.now();
-    proxyRequest(req, res, tunnel.openStream(), info, (r) => {
-      log.info(
-        {
-          rid: info.requestId,
-          agent: route.address,
-          method: req.method,
-          path: (req.url ?? "").split("?")[0],
-          status: r.status,
-          in: r.bytesIn,
-          out: r.bytesOut,
-          ms: Math.round(performance.now() - started),
-          ip: info.clientIp,
-        },
-        "request",
-      );
-    });
+  // --- the router ---
+
+  const begin = (req: AnyRequest): Exchange => {
+    const ex = new Exchange(req.method ?? "", pathOf(req.url), clientOf(req, trusted), protocolOf(req));
+    inflight.add(ex);
+    return ex;
   };
 
-  const relayEndpoint = (req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? "/").split("?")[0];
-    if (path === "/health" && (req.method === "GET" || req.method === "HEAD")) {
-      const body = JSON.stringify({
-        status: "ok",
-        tunnels: registry.size,
-        streams: registry.streamCount(),
-        uptime_s: Math.floor((Date.now() - startedAt) / 1000),
-        version: VERSION,
-      });
-      res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
-      return res.end(body);
+  const finish = (ex: Exchange) => {
+    inflight.delete(ex);
+    logExchange(log, ex);
+    metrics.request(ex.status, ex.seconds, ex.bytesIn, ex.bytesOut);
+    if (draining) {
+      listener.closeIdle();
+      if (inflight.size === 0) drained?.();
     }
-    sendError(res, "not_found");
+  };
+
+  const forwardInfo = (req: AnyRequest, ex: Exchange): ForwardInfo => ({
+    clientIp: ex.ip,
+    proto: protoOf(req, listener.tls, trusted),
+    host: hostOf(req) ?? "",
+    requestId: ex.id,
+  });
+
+  /** The checks every request for an agent passes, in order, before it gets a stream. */
+  const admit = (req: AnyRequest, ex: Exchange, address: string): Tunnel | Refusal => {
+    if (h2HeadSize(req) > config.maxHeaderBytes) return { code: "request_header_too_large" };
+    const tunnel = registry.get(address);
+    if (!tunnel?.isOpen) return { code: "agent_offline" };
+    const waitS = limits.admitRequest(address, ex.ip);
+    if (waitS > 0) return { code: "rate_limited", headers: { "Retry-After": `${waitS}` } };
+    if (tunnel.isBusy) return { code: "tunnel_busy" };
+    if (config.maxBodyBytes > 0 && Number(req.headers["content-length"] ?? 0) > config.maxBodyBytes)
+      return { code: "body_too_large" };
+    return tunnel;
+  };
+
+  const openStream = (tunnel: Tunnel) => {
+    metrics.streamOpened();
+    return tunnel.openStream();
+  };
+
+  const onRequest = (req: AnyRequest, res: PublicResponse) => {
+    const ex = begin(req);
+    res.setHeader("X-Request-Id", ex.id);
+    if (draining && req.httpVersionMajor === 1) res.setHeader("Connection", "close");
+    res.once("close", () => {
+      ex.status = res.headersSent ? res.statusCode : 499;
+      finish(ex);
+    });
+    const reject = (code: HttpErrorCode, headers: Record<string, string> = {}) => {
+      ex.error = code;
+      metrics.error(code);
+      // An HTTP/1.1 body we will not read: close the connection rather than parse it as a request.
+      if (req.httpVersionMajor === 1 && !(req as IncomingMessage).complete) headers.Connection = "close";
+      sendError(res, code, headers);
+    };
+
+    const route = routeHost(hostOf(req), config.domain);
+    if (route.kind === "invalid") return reject("invalid_subdomain");
+    if (route.kind === "relay")
+      return isHealthRequest(req, ex.path) ? sendHealth(res, health) : reject("not_found");
+    ex.agent = route.address;
+    const websocket = req.method === "CONNECT";
+    if (websocket && req.headers[":protocol"] !== "websocket") return reject("bad_request");
+    const admitted = admit(req, ex, route.address);
+    if ("code" in admitted) return reject(admitted.code, admitted.headers);
+    const o = {
+      ex,
+      info: forwardInfo(req, ex),
+      maxBodyBytes: config.maxBodyBytes,
+      firstByteTimeoutMs: config.firstByteTimeoutMs,
+      idle,
+      fail: reject,
+    };
+    if (websocket)
+      proxyExtendedConnect(req as Http2ServerRequest, res as Http2ServerResponse, openStream(admitted), o);
+    else proxyRequest(req, res, openStream(admitted), o);
   };
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => socket.destroy());
-    const route = routeHost(req.headers.host, config.domain);
-    if (route.kind === "relay") {
-      if ((req.url ?? "").split("?")[0] === TUNNEL_PATH) return endpoint.handleUpgrade(req, socket, head);
-      return void socket.end(rawError("not_found"));
+    const route = routeHost(hostOf(req), config.domain);
+    if (route.kind === "relay" && pathOf(req.url) === TUNNEL_PATH) {
+      if (draining) return void socket.end(rawError("draining", { "Retry-After": "1" }));
+      return endpoint.handleUpgrade(req, socket, head, clientOf(req, trusted));
     }
-    if (route.kind === "invalid") return void socket.end(rawError("invalid_subdomain"));
-    const tunnel = registry.get(route.address);
-    if (!tunnel?.isOpen) return void socket.end(rawError("agent_offline"));
-    if (tunnel.isBusy) return void socket.end(rawError("tunnel_busy"));
-    proxyUpgrade(req, socket, head, tunnel.openStream(), forwardInfo(req));
+    const ex = begin(req);
+    socket.once("close", () => {
+      if (ex.status === 0) ex.status = 499;
+      finish(ex);
+    });
+    const reject = (code: HttpErrorCode, headers: Record<string, string> = {}) => {
+      ex.error = code;
+      ex.status = HTTP_ERRORS[code].status;
+      metrics.error(code);
+      socket.end(rawError(code, { "X-Request-Id": ex.id, ...headers }));
+    };
+    if (route.kind === "relay") return reject("not_found");
+    if (route.kind === "invalid") return reject("invalid_subdomain");
+    ex.agent = route.address;
+    const admitted = admit(req, ex, route.address);
+    if ("code" in admitted) return reject(admitted.code, admitted.headers);
+    proxyUpgrade(req, socket, head, openStream(admitted), {
+      ex,
+      info: forwardInfo(req, ex),
+      firstByteTimeoutMs: config.firstByteTimeoutMs,
+      idle,
+      fail: (code) => {
+        ex.error = code;
+        metrics.error(code);
+      },
+    });
   };
 
-  const server = createServer({ noDelay: true, keepAlive: true }, onRequest);
-  server.on("upgrade", onUpgrade);
-  server.on("clientError", (_err, socket) => {
-    if (socket.writable) socket.end(rawError("bad_request"));
-    else socket.destroy();
+  const { h1, h2 } = listener;
+  h1.on("request", onRequest);
+  h1.on("checkContinue", onRequest); // the local server decides on 100 Continue, not the relay
+  h1.on("upgrade", onUpgrade);
+  h1.on("connect", (_req: IncomingMessage, socket: Duplex) => socket.end(rawError("bad_request")));
+  h1.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const code: HttpErrorCode =
+      err.code === "HPE_HEADER_OVERFLOW"
+        ? "request_header_too_large"
+        : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? "request_timeout"
+          : "bad_request";
+    const sent = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage?.headersSent;
+    if (!socket.writable || sent || err.code === "ECONNRESET") return void socket.destroy();
+    metrics.error(code);
+    socket.end(rawError(code));
   });
+  h2.on("request", onRequest);
+  h2.on("checkContinue", onRequest);
+  h2.on("connect", onRequest);
+
+  // --- shutdown ---
+
+  let drained: (() => void) | undefined;
+  let shutdown: Promise<void> | undefined;
+  const stop = async (graceMs: number) => {
+    draining = true;
+    listener.stopAccepting();
+    endpoint.closePending();
+    if (graceMs > 0 && inflight.size > 0) {
+      log.info({ inflight: inflight.size, graceMs }, "draining: waiting for in-flight requests");
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    // Peers reconnect at once on "restarting" (GoAway 3, close 1012).
+    for (const t of [...registry.all()]) {
+      registry.remove(t);
+      t.drain(GoAwayCode.Restarting, "restarting", 0);
+    }
+    listener.closeAll();
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    metricsServer?.close();
+    limits.close();
+    idle.close();
+    log.info({ cut: inflight.size }, "relay stopped");
+  };
 
   return {
     config,
     registry,
-    server,
+    metrics,
+    get draining() {
+      return draining;
+    },
     urlFor,
     port: () => boundPort,
-    listen: () =>
-      new Promise<number>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(config.port, config.host, () => {
-          server.off("error", reject);
-          boundPort = (server.address() as AddressInfo).port;
-          origins = allowedOrigins(config, boundPort);
-          base = publicBase(config, boundPort);
-          log.info(
-            { listen: `${config.host}:${boundPort}`, domain: config.domain, base: base.href },
-            "relay listening",
-          );
-          resolve(boundPort);
-        });
-      }),
-    close: async () => {
-      server.close();
-      endpoint.closePending();
-      for (const t of [...registry.all()]) {
-        registry.remove(t);
-        t.drain(GoAwayCode.Restarting, "restarting", 0);
+    metricsPort: () => metricsPort,
+    listen: async () => {
+      boundPort = await listener.listen(config.host, config.port);
+      origins = allowedOrigins(config, boundPort);
+      base = publicBase(config, boundPort);
+      if (metricsServer && config.metricsListen) {
+        const { host, port } = config.metricsListen;
+        try {
+          metricsPort = await metricsServer.listen(host, port);
+        } catch (err) {
+          const why = `cannot listen on ${host}:${port}: ${(err as Error).message}`;
+          if (config.metricsListen.optional)
+            log.warn({ err: why }, "no /metrics: its default address is taken");
+          else {
+            listener.closeAll();
+            throw new ConfigError("metrics-listen", why);
+          }
+        }
       }
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      log.info(
+        {
+          listen: `${config.host}:${boundPort}`,
+          tls: listener.tls,
+          metrics: metricsPort,
+          domain: config.domain,
+          base: base.href,
+        },
+        "relay listening",
+      );
+      return boundPort;
+    },
+    drain: () => (shutdown ??= stop(config.drainTimeoutMs)),
+    close: () => {
+      if (shutdown) {
+        drained?.(); // stop waiting for a drain in progress
+        return shutdown;
+      }
+      return (shutdown = stop(0));
+    },
+    reloadTls: () => {
+      if (!config.tlsCert) return false;
+      try {
+        listener.setSecureContext(readTlsPair(config.tlsCert, config.tlsKey!));
+        log.info({ cert: config.tlsCert }, "tls certificate reloaded");
+        return true;
+      } catch (err) {
+        log.error({ err: (err as Error).message }, "tls reload failed; keeping the current certificate");
+        return false;
+      }
     },
   };
 }

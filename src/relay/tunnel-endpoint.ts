@@ -16,6 +16,7 @@ import { messageBuffer, sessionOverWebSocket } from "../transport/ws-session.ts"
 import { GoAwayCode } from "../yamux/frame.ts";
 import type { RelayConfig } from "./config.ts";
 import { rawError } from "./http-errors.ts";
+import type { Limits } from "./limits.ts";
 import type { TunnelRegistry } from "./registry.ts";
 import { Tunnel } from "./tunnel.ts";
 
@@ -25,7 +26,12 @@ export interface TunnelEndpointContext {
   log: Logger;
   origins: () => ReadonlySet<string>;
   urlFor: (address: string) => string;
+  limits: Limits;
   onAuthResult?: (reason: CloseReason | "ok") => void;
+  /** A connect refused before the upgrade (a limit), with its error code. */
+  onRefused?: (code: "connect_rate_limited" | "too_many_pending" | "unsupported_protocol") => void;
+  /** A tunnel replaced an older one for the same address. */
+  onTakeover?: () => void;
 }
 
 export class TunnelEndpoint {
@@ -44,13 +50,24 @@ export class TunnelEndpoint {
     });
   }
 
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  /** A tunnel connect from `clientIp`: limits first, then the subprotocol, then the WebSocket. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, clientIp: string): void {
+    const admission = this.ctx.limits.admitTunnel(clientIp);
+    if (!admission.ok) {
+      this.ctx.onRefused?.(admission.code);
+      const retry: Record<string, string> =
+        admission.code === "connect_rate_limited" ? { "Retry-After": `${admission.retryAfterS}` } : {};
+      socket.end(rawError(admission.code, retry));
+      return;
+    }
+    socket.once("close", admission.release);
     const offered = (req.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim());
     if (!offered.includes(SUBPROTOCOL)) {
+      this.ctx.onRefused?.("unsupported_protocol");
       socket.end(rawError("unsupported_protocol", { "Sec-WebSocket-Protocol": SUBPROTOCOL }));
       return;
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, clientIp, admission.release));
   }
 
   /** Closes connections that have not finished auth (used on shutdown). */
@@ -58,9 +75,8 @@ export class TunnelEndpoint {
     for (const ws of this.pending) ws.close(CLOSE_CODES.restarting, "restarting");
   }
 
-  private onConnection(ws: WebSocket, req: IncomingMessage): void {
+  private onConnection(ws: WebSocket, remote: string, authenticated: () => void): void {
     const { config, registry, log } = this.ctx;
-    const remote = req.socket.remoteAddress;
     let nonce: Uint8Array | undefined = randomBytes(NONCE_BYTES);
     let tunnel: Tunnel | undefined;
     this.pending.add(ws);
@@ -111,6 +127,7 @@ export class TunnelEndpoint {
       if (!verdict.ok) return fail(verdict.reason, verdict.detail);
       clearTimeout(timer);
       this.pending.delete(ws);
+      authenticated();
       tunnel = this.establish(ws, toHex(verdict.address));
       log.info({ address: checksumAddress(verdict.address), remote }, "tunnel connected");
       this.ctx.onAuthResult?.("ok");
@@ -150,6 +167,7 @@ export class TunnelEndpoint {
     const previous = registry.add(tunnel);
     if (previous) {
       log.info({ address }, "tunnel superseded by a newer one");
+      this.ctx.onTakeover?.();
       previous.drain(GoAwayCode.Superseded, "superseded", config.drainTimeoutMs);
     }
     return tunnel;

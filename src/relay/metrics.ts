@@ -1,0 +1,128 @@
+/**
+ * The relay's Prometheus metrics (prom-client). One registry per relay; process metrics live in one
+ * registry per process and are merged in at scrape time.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+export interface MetricSources {
+  tunnels: () => number;
+  streams: () => number;
+  pendingTunnels: () => number;
+  draining: () => boolean;
+}
+
+let processRegistry: Registry | undefined;
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+const statusClass = (status: number) =>
+  status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : "other";
+
+export class RelayMetrics {
+  readonly registry = new Registry();
+  private readonly authTotal: Counter<"result">;
+  private readonly takeovers: Counter;
+  private readonly streamsOpened: Counter;
+  private readonly requests: Counter<"class">;
+  private readonly bytes: Counter<"direction">;
+  private readonly duration: Histogram;
+  private readonly errors: Counter<"code">;
+
+  constructor(sources: MetricSources) {
+    const registers = [this.registry];
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      });
+    gauge("agent_relay_tunnels", "Tunnels connected and authenticated", sources.tunnels);
+    gauge(
+      "agent_relay_tunnels_pending",
+      "Tunnel connections waiting to authenticate",
+      sources.pendingTunnels,
+    );
+    gauge("agent_relay_streams_active", "Streams open across all tunnels", sources.streams);
+    gauge("agent_relay_draining", "1 while the relay is shutting down", () => (sources.draining() ? 1 : 0));
+    this.authTotal = new Counter({
+      name: "agent_relay_tunnel_auth_total",
+      help: "Tunnel authentications by result: ok, or the close reason of the failure",
+      labelNames: ["result"],
+      registers,
+    });
+    this.takeovers = new Counter({
+      name: "agent_relay_tunnel_takeovers_total",
+      help: "Tunnels superseded by a newer tunnel for the same address",
+      registers,
+    });
+    this.streamsOpened = new Counter({
+      name: "agent_relay_streams_opened_total",
+      help: "Streams opened towards peers (one per public request or upgrade)",
+      registers,
+    });
+    this.requests = new Counter({
+      name: "agent_relay_requests_total",
+      help: "Public requests by status class (499: the client left before the answer ended)",
+      labelNames: ["class"],
+      registers,
+    });
+    this.bytes = new Counter({
+      name: "agent_relay_bytes_total",
+      help: "Public body bytes: in from clients, out to clients",
+      labelNames: ["direction"],
+      registers,
+    });
+    this.duration = new Histogram({
+      name: "agent_relay_request_duration_seconds",
+      help: "Public request duration, from the request head to the end of the answer",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    });
+    this.errors = new Counter({
+      name: "agent_relay_errors_total",
+      help: "Errors the relay itself answered, by code; every limit hit is counted here",
+      labelNames: ["code"],
+      registers,
+    });
+  }
+
+  auth(result: string): void {
+    this.authTotal.inc({ result });
+  }
+
+  takeover(): void {
+    this.takeovers.inc();
+  }
+
+  streamOpened(): void {
+    this.streamsOpened.inc();
+  }
+
+  request(status: number, seconds: number, bytesIn: number, bytesOut: number): void {
+    this.requests.inc({ class: statusClass(status) });
+    this.duration.observe(seconds);
+    if (bytesIn > 0) this.bytes.inc({ direction: "in" }, bytesIn);
+    if (bytesOut > 0) this.bytes.inc({ direction: "out" }, bytesOut);
+  }
+
+  error(code: string): void {
+    this.errors.inc({ code });
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The Prometheus text exposition: this relay's metrics and the process's. */
+  text(): Promise<string> {
+    return Registry.merge([this.registry, processMetrics()]).metrics();
+  }
+}

@@ -1,0 +1,48 @@
+/** Facts about a public request that do not depend on whether it came over HTTP/1.1 or HTTP/2. */
+import type { IncomingMessage } from "node:http";
+import type { Http2ServerRequest } from "node:http2";
+import type { BlockList } from "node:net";
+import { clientIp, inList, plainIp } from "./client-ip.ts";
+
+export type AnyRequest = IncomingMessage | Http2ServerRequest;
+
+/** The Host: `:authority` on HTTP/2 (or a Host header, which RFC 9113 allows instead). */
+export function hostOf(req: AnyRequest): string | undefined {
+  if (req.httpVersionMajor === 2)
+    return (req.headers[":authority"] as string | undefined) ?? req.headers.host;
+  return req.headers.host;
+}
+
+export function clientOf(req: AnyRequest, trusted: BlockList | null): string {
+  return clientIp(req.socket?.remoteAddress, req.headers["x-forwarded-for"], trusted);
+}
+
+/** `https` on a TLS port; behind a trusted proxy, what its X-Forwarded-Proto says. */
+export function protoOf(req: AnyRequest, tls: boolean, trusted: BlockList | null): "http" | "https" {
+  if (tls) return "https";
+  const said = req.headers["x-forwarded-proto"];
+  if (
+    trusted !== null &&
+    typeof said === "string" &&
+    inList(trusted, plainIp(req.socket?.remoteAddress ?? ""))
+  ) {
+    const last = said.split(",").pop()!.trim().toLowerCase();
+    if (last === "https" || last === "http") return last;
+  }
+  return "http";
+}
+
+/**
+ * The HTTP/2 header list size (RFC 9113 6.5.2: name + value + 32 per field). HTTP/1.1 heads are
+ * measured by Node's parser itself (`maxHeaderSize`).
+ */
+export function h2HeadSize(req: AnyRequest): number {
+  if (req.httpVersionMajor !== 2) return 0;
+  let n = 0;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) n += raw[i]!.length + raw[i + 1]!.length + 32;
+  return n;
+}
+
+export const protocolOf = (req: AnyRequest): string =>
+  req.httpVersionMajor === 2 ? "h2" : `http/${req.httpVersion}`;

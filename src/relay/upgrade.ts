@@ -1,0 +1,151 @@
+/**
+ * Upgrades onto one yamux stream each (spec/PROTOCOL.md, "Stream contents"):
+ * - HTTP/1.1 `Upgrade`: the head goes out as is; from then on the stream is a raw byte pipe both
+ *   ways, the local server's own 101 (or refusal) included.
+ * - HTTP/2 extended CONNECT (RFC 8441, `:protocol websocket`): the relay sends the local server an
+ *   ordinary HTTP/1.1 WebSocket handshake, answers the client 200 once it gets 101, then pipes the
+ *   WebSocket bytes between the HTTP/2 stream and the yamux stream. Frames are the same on both.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { Duplex } from "node:stream";
+import type { HttpErrorCode } from "../protocol/errors.ts";
+import type { YamuxStream } from "../yamux/stream.ts";
+import { forwardRequestHeaders, forwardResponseHeaders } from "./forward-headers.ts";
+import { rawError } from "./http-errors.ts";
+import { type ProxyOptions, pipeAnswer, upstreamRequest, writeAnswerHead, writeHead } from "./proxy.ts";
+
+const WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/** An HTTP/1.1 upgrade: write the request head, then pipe raw bytes both ways until either side ends. */
+export function proxyUpgrade(
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  stream: YamuxStream,
+  o: Omit<ProxyOptions, "maxBodyBytes">,
+): void {
+  const { ex } = o;
+  const headers = forwardRequestHeaders(req.rawHeaders, o.info, true);
+  let text = `${req.method} ${req.url} HTTP/1.1\r\n`;
+  for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  stream.write(`${text}\r\n`);
+  let answered = false;
+  let over = false;
+  const cut = (code: HttpErrorCode) => {
+    if (over) return;
+    over = true;
+    clearTimeout(firstByte);
+    unwatch();
+    stream.destroy();
+    o.fail(code);
+    if (!answered && socket.writable) socket.end(rawError(code, { "X-Request-Id": ex.id }));
+    else socket.destroy();
+  };
+  const firstByte = setTimeout(() => cut("gateway_timeout"), o.firstByteTimeoutMs);
+  const unwatch = o.idle.watch(ex, () => cut("idle_timeout"));
+  stream.on("data", (c: Buffer) => {
+    if (!answered) {
+      answered = true;
+      clearTimeout(firstByte);
+      ex.status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(c.toString("latin1", 0, 16))?.[1] ?? 0);
+    }
+    ex.bytesOut += c.byteLength;
+  });
+  socket.on("data", (c: Buffer) => {
+    ex.bytesIn += c.byteLength;
+  });
+  if (head.byteLength > 0) {
+    ex.bytesIn += head.byteLength;
+    stream.write(head);
+  }
+  socket.pipe(stream);
+  stream.pipe(socket);
+  const teardown = () => {
+    over = true;
+    clearTimeout(firstByte);
+    unwatch();
+    socket.destroy();
+    stream.destroy();
+  };
+  socket.on("error", teardown);
+  stream.on("error", teardown);
+  socket.on("close", teardown);
+  stream.on("close", () => {
+    if (!answered && !over) return cut("tunnel_error");
+    teardown();
+  });
+}
+
+/** RFC 8441: a WebSocket over an HTTP/2 stream, mapped onto a plain HTTP/1.1 handshake. */
+export function proxyExtendedConnect(
+  req: Http2ServerRequest,
+  res: Http2ServerResponse,
+  stream: YamuxStream,
+  o: Omit<ProxyOptions, "maxBodyBytes">,
+): void {
+  const { ex } = o;
+  const key = randomBytes(16).toString("base64");
+  const headers = forwardRequestHeaders(req.rawHeaders, o.info);
+  headers.push("Connection", "Upgrade", "Upgrade", "websocket", "Sec-WebSocket-Key", key);
+  if (req.headers["sec-websocket-version"] === undefined) headers.push("Sec-WebSocket-Version", "13");
+  const upstream = upstreamRequest(req, stream, "GET", headers);
+  let over = false;
+  const end = () => {
+    over = true;
+    clearTimeout(firstByte);
+    unwatch();
+  };
+  const abort = (code: HttpErrorCode) => {
+    if (over) return;
+    end();
+    upstream.destroy();
+    stream.destroy();
+    o.fail(code);
+  };
+  const firstByte = setTimeout(() => abort("gateway_timeout"), o.firstByteTimeoutMs);
+  const unwatch = o.idle.watch(ex, () => abort("idle_timeout"));
+
+  upstream.on("upgrade", (answer: IncomingMessage, socket: Duplex, head: Buffer) => {
+    clearTimeout(firstByte);
+    const accept = createHash("sha1")
+      .update(key + WS_GUID)
+      .digest("base64");
+    if (answer.headers["sec-websocket-accept"] !== accept) return abort("bad_response");
+    const back = forwardResponseHeaders(answer.rawHeaders);
+    const out: string[] = [];
+    for (let i = 0; i < back.length; i += 2)
+      if (back[i]!.toLowerCase() !== "sec-websocket-accept") out.push(back[i]!, back[i + 1]!);
+    writeHead(res, 200, out);
+    if (head.byteLength > 0) {
+      ex.bytesOut += head.byteLength;
+      res.write(head);
+    }
+    socket.on("data", (c: Buffer) => {
+      ex.bytesOut += c.byteLength;
+    });
+    req.on("data", (c: Buffer) => {
+      ex.bytesIn += c.byteLength;
+    });
+    socket.pipe(res as unknown as NodeJS.WritableStream);
+    req.pipe(socket);
+    socket.on("error", () => res.destroy());
+    socket.on("close", () => {
+      if (!res.writableEnded) res.destroy();
+    });
+  });
+  upstream.on("response", (answer) => {
+    // The local server refused the upgrade: pass its answer on as an ordinary response.
+    clearTimeout(firstByte);
+    writeAnswerHead(res, answer);
+    pipeAnswer(answer, res, ex, () => abort("tunnel_error"));
+  });
+  upstream.on("error", () => abort("tunnel_error"));
+  res.on("close", () => {
+    end();
+    upstream.destroy();
+    stream.destroy();
+  });
+  upstream.end();
+}
