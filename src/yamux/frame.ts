@@ -38,19 +38,45 @@ export class YamuxProtocolError extends Error {
   override name = "YamuxProtocolError";
 }
 
+/** Writes a header into `b` at `offset` (which must have 12 bytes of room). */
+export function writeHeader(
+  b: Uint8Array,
+  offset: number,
+  type: number,
+  flags: number,
+  streamId: number,
+  length: number,
+): void {
+  b[offset] = YAMUX_VERSION;
+  b[offset + 1] = type;
+  b[offset + 2] = flags >>> 8;
+  b[offset + 3] = flags;
+  b[offset + 4] = streamId >>> 24;
+  b[offset + 5] = streamId >>> 16;
+  b[offset + 6] = streamId >>> 8;
+  b[offset + 7] = streamId;
+  b[offset + 8] = length >>> 24;
+  b[offset + 9] = length >>> 16;
+  b[offset + 10] = length >>> 8;
+  b[offset + 11] = length;
+}
+
 /** Writes a header into a new 12-byte buffer. */
 export function encodeHeader(type: number, flags: number, streamId: number, length: number): Buffer {
   const b = Buffer.allocUnsafe(HEADER_LENGTH);
-  b[0] = YAMUX_VERSION;
-  b[1] = type;
-  b.writeUInt16BE(flags, 2);
-  b.writeUInt32BE(streamId >>> 0, 4);
-  b.writeUInt32BE(length >>> 0, 8);
+  writeHeader(b, 0, type, flags, streamId, length);
   return b;
 }
 
-/** Reads and validates a header at `offset`; throws YamuxProtocolError on a bad version, type or flag. */
-export function decodeHeader(b: Uint8Array, offset: number): FrameHeader {
+/**
+ * Reads and validates a header at `offset` into `out` (a new object if not given); throws
+ * YamuxProtocolError on a bad version, type or flag.
+ */
+export function decodeHeader(
+  b: Uint8Array,
+  offset: number,
+  out: FrameHeader = { type: 0, flags: 0, streamId: 0, length: 0 },
+): FrameHeader {
   const version = b[offset]!;
   if (version !== YAMUX_VERSION) throw new YamuxProtocolError(`unsupported yamux version ${version}`);
   const type = b[offset + 1]!;
@@ -61,5 +87,9 @@ export function decodeHeader(b: Uint8Array, offset: number): FrameHeader {
     ((b[offset + 4]! << 24) | (b[offset + 5]! << 16) | (b[offset + 6]! << 8) | b[offset + 7]!) >>> 0;
   const length =
     ((b[offset + 8]! << 24) | (b[offset + 9]! << 16) | (b[offset + 10]! << 8) | b[offset + 11]!) >>> 0;
-  return { type, flags, streamId, length };
+  out.type = type;
+  out.flags = flags;
+  out.streamId = streamId;
+  out.length = length;
+  return out;
 }

@@ -7,13 +7,14 @@ import { EventEmitter } from "node:events";
 import { defaultConfig, verifyConfig, type YamuxConfig } from "./config.ts";
 import {
   decodeHeader,
-  encodeHeader,
   Flag,
+  type FrameHeader,
   FrameType,
   GoAwayCode,
   HEADER_LENGTH,
   YamuxProtocolError,
 } from "./frame.ts";
+import { Outbox } from "./outbox.ts";
 import { StreamResetError, YamuxStream } from "./stream.ts";
 
 export interface SessionTransport {
@@ -59,9 +60,8 @@ export class Session extends EventEmitter<SessionEvents> {
   remoteGoAway: number | undefined;
   localGoAway: number | undefined;
 
-  // Outgoing: frames queued for the next message, bytes handed to the transport but not yet written.
-  private out: Buffer[] = [];
-  private outBytes = 0;
+  // Outgoing: frames queued for the next messages, bytes handed to the transport but not yet written.
+  private readonly out: Outbox;
   private inFlight = 0;
   private flushScheduled = false;
   private writeWaiters: Array<(err?: Error | null) => void> = [];
@@ -69,6 +69,7 @@ export class Session extends EventEmitter<SessionEvents> {
   // Incoming: a header split across messages, and the data frame body being delivered.
   private readonly hdr = Buffer.alloc(HEADER_LENGTH);
   private hdrFill = 0;
+  private readonly h: FrameHeader = { type: 0, flags: 0, streamId: 0, length: 0 };
   private bodyRemaining = 0;
   private bodyStream: YamuxStream | undefined;
   private bodyFlags = 0;
@@ -92,6 +93,7 @@ export class Session extends EventEmitter<SessionEvents> {
     this.config = verifyConfig({ ...defaultConfig, ...config });
     this.maxFrameData = this.config.maxFrameData;
     this.transport = transport;
+    this.out = new Outbox(this.config.maxMessageBytes);
     this.nextId = role === "opener" ? 1 : 2;
     if (this.config.keepAliveIntervalMs > 0) {
       this.pingTimer = setInterval(() => this.keepAlive(), this.config.keepAliveIntervalMs);
@@ -128,7 +130,7 @@ export class Session extends EventEmitter<SessionEvents> {
     this.nextId += 2;
     const stream = new YamuxStream(this, id, this.config.maxStreamWindow);
     this.streams.set(id, stream);
-    this.enqueue(encodeHeader(FrameType.WindowUpdate, Flag.SYN, id, stream.initialCredit()));
+    this.frame(FrameType.WindowUpdate, Flag.SYN, id, stream.initialCredit());
     return stream;
   }
 
@@ -179,7 +181,7 @@ export class Session extends EventEmitter<SessionEvents> {
   goAway(code: number): void {
     if (this.closed || this.localGoAway !== undefined) return;
     this.localGoAway = code;
-    this.enqueue(encodeHeader(FrameType.GoAway, 0, 0, code));
+    this.frame(FrameType.GoAway, 0, 0, code);
   }
 
   /** The transport closed: every open stream fails. */
@@ -198,41 +200,43 @@ export class Session extends EventEmitter<SessionEvents> {
     this.inboundCount = 0;
     for (const cb of this.writeWaiters.splice(0)) cb(failure);
     for (const w of this.pingWaiters.splice(0)) w.reject(failure);
-    this.out = [];
-    this.outBytes = 0;
+    this.out.clear();
     this.checkIdle();
     this.emit("close", err);
   }
 
   /** Resolves when everything queued so far has been handed to the transport. */
   flushed(): Promise<void> {
-    if (this.outBytes === 0 && this.inFlight === 0) return Promise.resolve();
+    if (this.out.bytes === 0 && this.inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => this.whenIdle(resolve));
   }
 
   // --- Used by streams ---
 
-  sendData(id: number, data: Buffer): void {
-    this.enqueue(encodeHeader(FrameType.Data, 0, id, data.byteLength));
-    this.enqueue(data);
+  /** Queues a data frame carrying `chunk[start, end)`, copied: the chunk is free once this returns. */
+  sendData(id: number, chunk: Buffer, start: number, end: number): void {
+    if (this.closed) return;
+    this.out.header(FrameType.Data, 0, id, end - start);
+    this.out.data(chunk, start, end);
+    this.scheduleFlush();
   }
 
   sendWindowUpdate(id: number, delta: number): void {
-    this.enqueue(encodeHeader(FrameType.WindowUpdate, 0, id, delta));
+    this.frame(FrameType.WindowUpdate, 0, id, delta);
   }
 
   sendFin(id: number): void {
-    this.enqueue(encodeHeader(FrameType.WindowUpdate, Flag.FIN, id, 0));
+    this.frame(FrameType.WindowUpdate, Flag.FIN, id, 0);
   }
 
   sendRst(id: number): void {
-    this.enqueue(encodeHeader(FrameType.WindowUpdate, Flag.RST, id, 0));
+    this.frame(FrameType.WindowUpdate, Flag.RST, id, 0);
   }
 
   /** Runs `cb` now if the transport is keeping up, or once it catches up. */
   whenWritable(cb: (err?: Error | null) => void): void {
     if (this.closed) return cb(new SessionClosedError("session is closed", "closed"));
-    if (this.outBytes + this.inFlight < this.config.writeHighWaterMark) return cb();
+    if (this.out.bytes + this.inFlight < this.config.writeHighWaterMark) return cb();
     this.writeWaiters.push(cb);
   }
 
@@ -245,7 +249,7 @@ export class Session extends EventEmitter<SessionEvents> {
   // --- Internals ---
 
   private handleHeader(buf: Buffer, off: number): void {
-    const h = decodeHeader(buf, off);
+    const h = decodeHeader(buf, off, this.h);
     switch (h.type) {
       case FrameType.Data:
       case FrameType.WindowUpdate:
@@ -270,7 +274,7 @@ export class Session extends EventEmitter<SessionEvents> {
         stream = new YamuxStream(this, id, this.config.maxStreamWindow);
         this.streams.set(id, stream);
         this.inboundCount++;
-        this.enqueue(encodeHeader(FrameType.WindowUpdate, Flag.ACK, id, stream.initialCredit()));
+        this.frame(FrameType.WindowUpdate, Flag.ACK, id, stream.initialCredit());
         // Handed over at once, so its owner is listening before any later frame (an RST in the
         // same message) can fail it. With nobody to hand it to, it is reset.
         if (!this.emit("stream", stream)) stream.destroy();
@@ -322,7 +326,7 @@ export class Session extends EventEmitter<SessionEvents> {
       this.localGoAway !== undefined ||
       this.inboundCount >= this.config.maxInboundStreams
     ) {
-      this.reply(encodeHeader(FrameType.WindowUpdate, Flag.RST, id, 0));
+      this.reply(FrameType.WindowUpdate, Flag.RST, id, 0);
       return false;
     }
     return true;
@@ -337,7 +341,7 @@ export class Session extends EventEmitter<SessionEvents> {
   private handlePing(flags: number, streamId: number, opaque: number): void {
     if (streamId !== 0) throw new YamuxProtocolError("ping on a stream");
     if (flags & Flag.SYN) {
-      this.reply(encodeHeader(FrameType.Ping, Flag.ACK, 0, opaque));
+      this.reply(FrameType.Ping, Flag.ACK, 0, opaque);
     } else if (flags & Flag.ACK) {
       if (this.pingOutstanding && opaque === this.pingId) {
         this.pingOutstanding = false;
@@ -353,7 +357,7 @@ export class Session extends EventEmitter<SessionEvents> {
     this.pingId = (this.pingId + 1) >>> 0;
     this.pingOutstanding = true;
     this.pingSentAt = Date.now();
-    this.enqueue(encodeHeader(FrameType.Ping, Flag.SYN, 0, this.pingId));
+    this.frame(FrameType.Ping, Flag.SYN, 0, this.pingId);
   }
 
   private keepAlive(): void {
@@ -372,10 +376,10 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   /** Queues a frame the remote asked for; see `repliesQueued`. */
-  private reply(buf: Buffer): void {
+  private reply(type: number, flags: number, id: number, length: number): void {
     if (++this.repliesQueued > MAX_QUEUED_REPLIES)
       throw new YamuxProtocolError("remote floods requests without reading the replies");
-    this.enqueue(buf);
+    this.frame(type, flags, id, length);
   }
 
   private protocolError(message: string): void {
@@ -385,10 +389,14 @@ export class Session extends EventEmitter<SessionEvents> {
     this.close(new SessionClosedError(message, "protocol_error"));
   }
 
-  private enqueue(buf: Buffer): void {
+  /** Queues a frame without a body. */
+  private frame(type: number, flags: number, id: number, length: number): void {
     if (this.closed) return;
-    this.out.push(buf);
-    this.outBytes += buf.byteLength;
+    this.out.header(type, flags, id, length);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flush);
@@ -401,43 +409,25 @@ export class Session extends EventEmitter<SessionEvents> {
   };
 
   private flushNow(): void {
-    const max = this.config.maxMessageBytes;
-    while (this.outBytes > 0 && this.inFlight < this.config.writeHighWaterMark) {
-      let msg: Buffer;
-      const first = this.out[0]!;
-      if (this.out.length === 1 && first.byteLength <= max) {
-        msg = first;
-        this.out.length = 0;
-      } else {
-        const size = Math.min(this.outBytes, max);
-        msg = Buffer.allocUnsafe(size);
-        let filled = 0;
-        while (filled < size) {
-          const b = this.out[0]!;
-          const n = Math.min(b.byteLength, size - filled);
-          b.copy(msg, filled, 0, n);
-          filled += n;
-          if (n === b.byteLength) this.out.shift();
-          else this.out[0] = b.subarray(n);
-        }
-      }
-      this.outBytes -= msg.byteLength;
-      this.inFlight += msg.byteLength;
+    while (this.inFlight < this.config.writeHighWaterMark) {
+      const msg = this.out.take();
+      if (msg === undefined) break;
       const size = msg.byteLength;
+      this.inFlight += size;
       this.transport.send(msg, (err) => {
         this.inFlight -= size;
         if (err) return this.transportClosed();
-        if (this.outBytes > 0 && !this.flushScheduled) this.flushNow();
+        if (this.out.bytes > 0 && !this.flushScheduled) this.flushNow();
         this.releaseWriters();
         this.checkIdle();
       });
     }
-    if (this.outBytes === 0) this.repliesQueued = 0;
+    if (this.out.bytes === 0) this.repliesQueued = 0;
     this.releaseWriters();
   }
 
   private releaseWriters(): void {
-    if (this.writeWaiters.length === 0 || this.outBytes + this.inFlight >= this.config.writeHighWaterMark)
+    if (this.writeWaiters.length === 0 || this.out.bytes + this.inFlight >= this.config.writeHighWaterMark)
       return;
     const waiters = this.writeWaiters;
     this.writeWaiters = [];
@@ -450,7 +440,9 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   private checkIdle(): void {
-    if (this.idleWaiters.length > 0 && (this.closed || (this.outBytes === 0 && this.inFlight === 0))) {
+    const idle = this.out.bytes === 0 && this.inFlight === 0;
+    if (idle) this.out.idle();
+    if (this.idleWaiters.length > 0 && (this.closed || idle)) {
       for (const w of this.idleWaiters.splice(0)) w();
     }
   }

@@ -152,7 +152,7 @@ export class YamuxStream extends Duplex {
     const max = this.session.maxFrameData;
     while (this.sendWindow > 0 && this.pendingOffset < chunk.byteLength) {
       const n = Math.min(chunk.byteLength - this.pendingOffset, this.sendWindow, max);
-      this.session.sendData(this.id, chunk.subarray(this.pendingOffset, this.pendingOffset + n));
+      this.session.sendData(this.id, chunk, this.pendingOffset, this.pendingOffset + n);
       this.pendingOffset += n;
       this.sendWindow -= n;
     }

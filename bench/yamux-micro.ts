@@ -1,0 +1,258 @@
+/**
+ * yamux micro-benchmark: our Session against `@libp2p/yamux` 8.0.3, both ends of each pair the same
+ * library, over the same in-memory pipe (test/yamux/libp2p-pipe.ts). No sockets, no HTTP: this
+ * measures the muxers alone.
+ *
+ *   npx tsx bench/yamux-micro.ts [--runs 5] [--mib 64] [--exchanges 10000] [--concurrency 100]
+ *     [--only ours|libp2p] [--scenario throughput|exchanges] [--window bytes] [--message bytes]
+ *
+ * To profile one side: node --cpu-prof --import tsx bench/yamux-micro.ts --only ours
+ *
+ * Scenarios: one stream carrying `--mib` MiB one way; `--exchanges` small request/response
+ * exchanges (100 B each way, each on a new stream, `--concurrency` at a time). Prints the median of
+ * `--runs` runs after one warm-up run, with CPU time per MiB or per exchange.
+ */
+import { randomBytes } from "node:crypto";
+import type { Stream, StreamMuxer } from "@libp2p/interface";
+import type { Session } from "../src/yamux/session.ts";
+import type { YamuxStream } from "../src/yamux/stream.ts";
+import { join, libp2pEnd, ourEnd } from "../test/yamux/libp2p-pipe.ts";
+
+const args = process.argv.slice(2);
+const arg = (name: string, dflt: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i === -1 ? dflt : Number(args[i + 1]);
+};
+const RUNS = arg("runs", 5);
+const MIB = arg("mib", 64);
+const EXCHANGES = arg("exchanges", 10_000);
+const CONCURRENCY = arg("concurrency", 100);
+const flag = (name: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i === -1 ? undefined : args[i + 1];
+};
+const ONLY = flag("only");
+const SCENARIO = flag("scenario");
+const CHUNK = 64 * 1024;
+/** Our Session's settings; defaults unless --window or --message are given. */
+const CFG = {
+  ...(flag("window") ? { maxStreamWindow: Number(flag("window")) } : {}),
+  ...(flag("message") ? { maxMessageBytes: Number(flag("message")) } : {}),
+};
+const SMALL = 100;
+
+interface Sample {
+  ms: number;
+  cpuMs: number;
+}
+
+async function measure(fn: () => Promise<void>): Promise<Sample> {
+  const cpu = process.cpuUsage();
+  const t = performance.now();
+  await fn();
+  const ms = performance.now() - t;
+  const used = process.cpuUsage(cpu);
+  return { ms, cpuMs: (used.user + used.system) / 1000 };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+const bytesOf = (d: Uint8Array | { subarray(): Uint8Array }) => (d instanceof Uint8Array ? d : d.subarray());
+
+// --- our Session -------------------------------------------------------------------------------
+
+function ourPair(): { client: Session; server: Session } {
+  const { a, b } = join(ourEnd("opener", CFG), ourEnd("acceptor", CFG));
+  return { client: a, server: b };
+}
+
+async function oursThroughput(payload: Buffer): Promise<void> {
+  const { client, server } = ourPair();
+  const received = new Promise<number>((resolve) => {
+    server.once("stream", (s: YamuxStream) => {
+      let n = 0;
+      s.on("data", (c: Buffer) => {
+        n += c.byteLength;
+      });
+      s.on("end", () => {
+        s.end();
+        resolve(n);
+      });
+    });
+  });
+  const s = client.openStream();
+  s.on("error", () => {});
+  s.resume();
+  for (let off = 0; off < payload.byteLength; off += CHUNK) {
+    if (!s.write(payload.subarray(off, off + CHUNK))) await new Promise((r) => s.once("drain", r));
+  }
+  s.end();
+  const n = await received;
+  if (n !== payload.byteLength) throw new Error(`ours: got ${n} bytes`);
+  client.close();
+  server.close();
+}
+
+async function oursExchanges(request: Buffer, response: Buffer): Promise<void> {
+  const { client, server } = ourPair();
+  server.on("stream", (s: YamuxStream) => {
+    s.on("data", () => {});
+    s.on("end", () => s.end(response));
+  });
+  const one = () =>
+    new Promise<void>((resolve, reject) => {
+      const s = client.openStream();
+      let n = 0;
+      s.on("data", (c: Buffer) => {
+        n += c.byteLength;
+      });
+      s.on("end", () => (n === response.byteLength ? resolve() : reject(new Error(`ours: got ${n}`))));
+      s.on("error", reject);
+      s.end(request);
+    });
+  await runConcurrently(one);
+  client.close();
+  server.close();
+}
+
+// --- @libp2p/yamux -------------------------------------------------------------------------------
+
+function libp2pPair(): { client: StreamMuxer; server: StreamMuxer } {
+  // Library defaults, keepalive included: its first ping measures the RTT that lets windows grow.
+  const { a, b } = join(
+    libp2pEnd("outbound", { enableKeepAlive: true }),
+    libp2pEnd("inbound", { enableKeepAlive: true }),
+  );
+  return { client: a, server: b };
+}
+
+function libp2pClose(...muxers: StreamMuxer[]): void {
+  for (const m of muxers) m.abort(new Error("bench over"));
+}
+
+async function libp2pThroughput(payload: Buffer): Promise<void> {
+  const { client, server } = libp2pPair();
+  const received = new Promise<number>((resolve) => {
+    server.addEventListener("stream", (evt) => {
+      const s = evt.detail;
+      let n = 0;
+      s.addEventListener("message", (m) => {
+        n += m.data.byteLength;
+      });
+      s.addEventListener("remoteCloseWrite", () => resolve(n));
+    });
+  });
+  const s = await client.createStream();
+  for (let off = 0; off < payload.byteLength; off += CHUNK) {
+    if (!s.send(payload.subarray(off, off + CHUNK))) await s.onDrain();
+  }
+  await s.close();
+  const n = await received;
+  if (n !== payload.byteLength) throw new Error(`libp2p: got ${n} bytes`);
+  libp2pClose(client, server);
+}
+
+async function libp2pExchanges(request: Buffer, response: Buffer): Promise<void> {
+  const { client, server } = libp2pPair();
+  server.addEventListener("stream", (evt) => {
+    const s = evt.detail;
+    s.addEventListener("message", () => {});
+    s.addEventListener("remoteCloseWrite", () => {
+      s.send(response);
+      void s.close();
+    });
+  });
+  const one = async () => {
+    const s: Stream = await client.createStream();
+    const done = (async () => {
+      let n = 0;
+      for await (const c of s) n += bytesOf(c).byteLength;
+      if (n !== response.byteLength) throw new Error(`libp2p: got ${n}`);
+    })();
+    s.send(request);
+    await s.close();
+    await done;
+  };
+  await runConcurrently(one);
+  libp2pClose(client, server);
+}
+
+/** Runs EXCHANGES calls of `one`, CONCURRENCY at a time. */
+async function runConcurrently(one: () => Promise<void>): Promise<void> {
+  let started = 0;
+  const worker = async () => {
+    while (started < EXCHANGES) {
+      started++;
+      await one();
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+}
+
+// --- main --------------------------------------------------------------------------------------
+
+interface Lib {
+  name: string;
+  throughput: () => Promise<void>;
+  exchanges: () => Promise<void>;
+  samples: { throughput: Sample[]; exchanges: Sample[] };
+}
+
+async function main(): Promise<void> {
+  const payload = randomBytes(MIB * 1024 * 1024);
+  const request = randomBytes(SMALL);
+  const response = randomBytes(SMALL);
+  console.log(
+    `yamux micro-benchmark: node ${process.version}, ${RUNS} runs (median), ${MIB} MiB one stream, ` +
+      `${EXCHANGES} exchanges of ${SMALL} B at concurrency ${CONCURRENCY}; the libraries take turns`,
+  );
+  const libs: Lib[] = [
+    {
+      name: "ours (src/yamux)",
+      throughput: () => oursThroughput(payload),
+      exchanges: () => oursExchanges(request, response),
+      samples: { throughput: [], exchanges: [] },
+    },
+    {
+      name: "@libp2p/yamux 8.0.3",
+      throughput: () => libp2pThroughput(payload),
+      exchanges: () => libp2pExchanges(request, response),
+      samples: { throughput: [], exchanges: [] },
+    },
+  ].filter((l) => !ONLY || l.name.includes(ONLY));
+  const scenarios = (["throughput", "exchanges"] as const).filter((s) => !SCENARIO || s === SCENARIO);
+  // Turns alternate between the libraries, so both see the same machine load; one warm-up each.
+  for (let run = -1; run < RUNS; run++) {
+    for (const sc of scenarios) {
+      for (const lib of libs) {
+        const sample = await measure(lib[sc]);
+        if (run >= 0) lib.samples[sc].push(sample);
+      }
+    }
+  }
+  const rows = libs.map((lib) => {
+    const t = lib.samples.throughput;
+    const e = lib.samples.exchanges;
+    for (const sc of scenarios)
+      process.stderr.write(
+        `  ${lib.name} ${sc}: ${lib.samples[sc].map((x) => x.ms.toFixed(0)).join(", ")} ms\n`,
+      );
+    const cell = (xs: Sample[], f: (x: Sample[]) => number, digits: number) =>
+      xs.length === 0 ? "-" : f(xs).toFixed(digits);
+    return [
+      lib.name,
+      cell(t, (xs) => (MIB * 1.048576) / (median(xs.map((x) => x.ms)) / 1000), 0),
+      cell(t, (xs) => median(xs.map((x) => x.cpuMs)) / MIB, 2),
+      cell(e, (xs) => EXCHANGES / (median(xs.map((x) => x.ms)) / 1000), 0),
+      cell(e, (xs) => (median(xs.map((x) => x.cpuMs)) * 1000) / EXCHANGES, 1),
+    ];
+  });
+  const head = ["muxer", "MB/s (1 stream)", "CPU ms/MiB", "exchanges/s", "CPU µs/exchange"];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
+  console.log(line(head));
+  console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
+  for (const r of rows) console.log(line(r));
+}
+
+await main();

@@ -1,0 +1,104 @@
+/**
+ * Outgoing frames, written straight into the buffers of the messages that will carry them: one copy
+ * of each data byte, no allocation per frame, and message boundaries wherever a buffer fills up
+ * (they carry no meaning). Buffers start small and double while a burst keeps filling them, up to
+ * the largest message; an idle session drops back to one small buffer.
+ */
+import { HEADER_LENGTH, writeHeader } from "./frame.ts";
+
+/** First (and idle) message buffer size. */
+const MIN_BUFFER = 16 * 1024;
+/** A partly filled buffer this small is copied out, so the buffer itself can be reused at once. */
+const COPY_OUT_MAX = 4 * 1024;
+
+export class Outbox {
+  /** Bytes queued and not yet taken. */
+  bytes = 0;
+  private readonly maxMessage: number;
+  /** Filled messages, oldest first, from `head` on. */
+  private ready: Buffer[] = [];
+  private head = 0;
+  /** The message being filled. */
+  private buf: Buffer | null = null;
+  private len = 0;
+  private size: number;
+
+  constructor(maxMessageBytes: number) {
+    this.maxMessage = maxMessageBytes;
+    this.size = Math.min(MIN_BUFFER, maxMessageBytes);
+  }
+
+  header(type: number, flags: number, streamId: number, length: number): void {
+    this.room(HEADER_LENGTH);
+    writeHeader(this.buf!, this.len, type, flags, streamId, length);
+    this.len += HEADER_LENGTH;
+    this.bytes += HEADER_LENGTH;
+  }
+
+  /** Copies `src[start, end)`; the caller may reuse `src` as soon as this returns. */
+  data(src: Buffer, start: number, end: number): void {
+    this.bytes += end - start;
+    while (start < end) {
+      this.room(1);
+      const n = src.copy(this.buf!, this.len, start, end);
+      this.len += n;
+      start += n;
+    }
+  }
+
+  /** The next message to send, or undefined when nothing is queued. */
+  take(): Buffer | undefined {
+    if (this.head < this.ready.length) {
+      const msg = this.ready[this.head++]!;
+      if (this.head === this.ready.length) {
+        this.ready.length = 0;
+        this.head = 0;
+      }
+      this.bytes -= msg.byteLength;
+      return msg;
+    }
+    if (this.len === 0) return undefined;
+    const buf = this.buf!;
+    let msg: Buffer;
+    if (this.len <= COPY_OUT_MAX) {
+      msg = Buffer.allocUnsafe(this.len);
+      buf.copy(msg, 0, 0, this.len);
+    } else {
+      msg = buf.subarray(0, this.len);
+      this.buf = null; // handed over with the message
+    }
+    this.bytes -= this.len;
+    this.len = 0;
+    return msg;
+  }
+
+  /** Nothing is queued or in flight: keep at most one small buffer. */
+  idle(): void {
+    if (this.size > MIN_BUFFER) {
+      this.size = Math.min(MIN_BUFFER, this.maxMessage);
+      this.buf = null;
+      this.len = 0;
+    }
+  }
+
+  clear(): void {
+    this.ready = [];
+    this.head = 0;
+    this.buf = null;
+    this.len = 0;
+    this.bytes = 0;
+  }
+
+  /** Makes room for `n` contiguous bytes, closing the current message if it is too full. */
+  private room(n: number): void {
+    const buf = this.buf;
+    if (buf && buf.byteLength - this.len >= n) return;
+    if (buf && this.len > 0) {
+      this.ready.push(buf.subarray(0, this.len));
+      // A buffer filled before it could be sent: the next one may be bigger.
+      this.size = Math.min(this.size * 2, this.maxMessage);
+    }
+    this.buf = Buffer.allocUnsafe(this.size);
+    this.len = 0;
+  }
+}
