@@ -111,6 +111,30 @@ describe("streams", () => {
   });
 });
 
+describe("stream ids and buffers", () => {
+  it("stops opening streams once the 32-bit ids are used up", () => {
+    const { opener } = sessionPair();
+    // Skipping four billion streams: jump to the last odd id.
+    (opener as unknown as { nextId: number }).nextId = 0xffffffff;
+    expect(opener.canOpenStreams).toBe(true);
+    expect(opener.openStream().id).toBe(0xffffffff);
+    expect(opener.canOpenStreams).toBe(false);
+    expect(() => opener.openStream()).toThrow(/exhausted/);
+    opener.close();
+  });
+
+  it("a written buffer may be reused as soon as its write callback runs", async () => {
+    const { opener, acceptor } = sessionPair();
+    const accepted = nextStream(acceptor);
+    const s = opener.openStream();
+    const buf = Buffer.from("first;");
+    await new Promise<void>((resolve) => s.write(buf, () => resolve()));
+    buf.write("again!");
+    s.end(buf);
+    expect((await readAll(await accepted)).toString()).toBe("first;again!");
+  });
+});
+
 describe("flow control", () => {
   it("a sender blocks at the window and resumes on window updates", async () => {
     const window = INITIAL_WINDOW;
