@@ -1,16 +1,21 @@
 /**
- * Dials the relay once: WebSocket with the protocol's subprotocol, answer the challenge, wait for
- * AUTH_OK, then hand the socket to a yamux session. spec/PROTOCOL.md, "Authentication".
+ * Dials the relay once: WebSocket with the protocol's subprotocol, the Noise handshake when the
+ * secure channel is on, then the challenge, AUTH and AUTH_OK, then a yamux session on the same link.
+ * spec/PROTOCOL.md, "Authentication" and "Secure channel".
  */
 import WebSocket from "ws";
 import { type AuthOk, decodeAuthOk, decodeChallenge, encodeAuth } from "../protocol/auth-codec.ts";
 import { buildAuthMessage, normalizeOrigin } from "../protocol/auth-message.ts";
-import { MAX_WS_MESSAGE, SUBPROTOCOL, TUNNEL_PATH } from "../protocol/constants.ts";
+import { MAX_WS_MESSAGE, SUBPROTOCOL, SUBPROTOCOL_NOISE, TUNNEL_PATH } from "../protocol/constants.ts";
 import { closeReasonOf, FATAL_CLOSE_CODES } from "../protocol/errors.ts";
-import { messageBuffer, sessionOverWebSocket } from "../transport/ws-session.ts";
+import { type Link, noiseLink, plainLink } from "../transport/link.ts";
+import { sessionOverLink } from "../transport/ws-session.ts";
 import type { YamuxConfig } from "../yamux/config.ts";
 import type { Session } from "../yamux/session.ts";
 import type { AgentIdentity } from "./identity.ts";
+
+/** `auto`: Noise over ws:// (no TLS), plain over wss://. */
+export type SecureChannelMode = "auto" | "always" | "never";
 
 export interface ConnectOptions {
   relayUrl: string;
@@ -20,6 +25,7 @@ export interface ConnectOptions {
   /** Give up if the handshake and auth take longer than this. */
   timeoutMs?: number;
   yamux?: Partial<YamuxConfig>;
+  secureChannel?: SecureChannelMode;
   /** Override the clock (tests). */
   now?: () => number;
 }
@@ -28,6 +34,8 @@ export interface ConnectedTunnel {
   ws: WebSocket;
   session: Session;
   auth: AuthOk;
+  /** Whether the tunnel runs inside the Noise secure channel. */
+  secure: boolean;
 }
 
 /** The relay refused or closed the tunnel before it was up. */
@@ -54,86 +62,109 @@ export function tunnelUrl(relayUrl: string): URL {
   return u;
 }
 
-export function connectTunnel(opts: ConnectOptions): Promise<ConnectedTunnel> {
-  const url = tunnelUrl(opts.relayUrl);
-  const origin = normalizeOrigin(url);
-  const now = opts.now ?? Date.now;
+export function wantsNoise(url: URL, mode: SecureChannelMode = "auto"): boolean {
+  return mode === "always" || (mode === "auto" && url.protocol === "ws:");
+}
+
+/**
+ * Resolves once the socket is open; rejects with the relay's refusal otherwise. `onOpen` runs
+ * synchronously in the open event: the relay's first message can arrive in the same read.
+ */
+function opened<T>(ws: WebSocket, onOpen: () => T): Promise<T> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, [SUBPROTOCOL], {
-      maxPayload: MAX_WS_MESSAGE,
-      perMessageDeflate: false,
-      handshakeTimeout: opts.timeoutMs ?? 15_000,
-    });
-    let stage: "challenge" | "auth-ok" | "done" = "challenge";
-    const timer = setTimeout(() => {
-      ws.terminate();
-      fail(new Error(`no answer from ${url.origin} within ${opts.timeoutMs ?? 15_000} ms`));
-    }, opts.timeoutMs ?? 15_000);
-    const fail = (err: Error) => {
-      if (stage === "done") return;
-      stage = "done";
-      clearTimeout(timer);
-      reject(err);
-    };
-    ws.on("unexpected-response", (_req, res) => {
+    ws.once("open", () => resolve(onOpen()));
+    ws.once("unexpected-response", (_req, res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (c: string) => {
         if (body.length < 512) body += c;
       });
       res.on("end", () => {
-        const code = /"error":"([a-z_]+)"/.exec(body)?.[1] ?? `HTTP ${res.statusCode}`;
-        fail(new TunnelRefusedError(0, code));
+        reject(new TunnelRefusedError(0, /"error":"([a-z_]+)"/.exec(body)?.[1] ?? `HTTP ${res.statusCode}`));
         ws.terminate();
       });
     });
-    ws.on("error", (err) => fail(err));
-    ws.on("close", (code, reason) => {
-      const text = reason.toString("utf8") || closeReasonOf(code) || "";
-      fail(new TunnelRefusedError(code, text));
-    });
-    const onMessage = (data: WebSocket.RawData, isBinary: boolean) => {
-      if (!isBinary) return fail(new Error("relay sent a text message"));
-      const buf = messageBuffer(data);
-      try {
-        if (stage === "challenge") {
-          const challenge = decodeChallenge(buf);
-          const timestamp = Math.floor(now() / 1000);
-          const message = buildAuthMessage({
-            origin,
-            address: opts.identity.address,
-            nonce: challenge.nonce,
-            timestamp,
-          });
-          const req = {
-            address: opts.identity.address,
-            nonce: challenge.nonce,
-            timestamp,
-            signature: opts.identity.signMessage(message),
-            origin,
-            ...(opts.sendPublicKey === false ? {} : { publicKey: opts.identity.publicKey }),
-          };
-          ws.send(encodeAuth(req));
-          stage = "auth-ok";
-        } else if (stage === "auth-ok") {
-          const auth = decodeAuthOk(buf);
-          stage = "done";
-          clearTimeout(timer);
-          ws.off("message", onMessage);
-          const session = sessionOverWebSocket(ws, "acceptor", {
-            maxMessageBytes: Math.min(auth.maxMessageBytes, MAX_WS_MESSAGE),
-            ...opts.yamux,
-          });
-          ws.on("message", (d, binary) =>
-            binary ? session.receive(messageBuffer(d)) : ws.close(1003, "unsupported_data"),
-          );
-          resolve({ ws, session, auth });
-        }
-      } catch (err) {
-        ws.terminate();
-        fail(err as Error);
-      }
-    };
-    ws.on("message", onMessage);
+    ws.once("error", reject);
   });
+}
+
+/** The next message on `link`, or the relay's close as a TunnelRefusedError. */
+function inbox(link: Link): { link: Link; next: () => Promise<Buffer> } {
+  const queue: Buffer[] = [];
+  let waiting: { resolve: (b: Buffer) => void; reject: (e: Error) => void } | undefined;
+  let closed: TunnelRefusedError | undefined;
+  link.onMessage((buf) => {
+    if (waiting) {
+      waiting.resolve(buf);
+      waiting = undefined;
+    } else queue.push(buf);
+  });
+  link.ws.on("close", (code, reason) => {
+    closed = new TunnelRefusedError(code, reason.toString("utf8") || closeReasonOf(code) || "");
+    waiting?.reject(closed);
+  });
+  const next = () => {
+    const head = queue.shift();
+    if (head) return Promise.resolve(head);
+    if (closed) return Promise.reject(closed);
+    return new Promise<Buffer>((resolve, reject) => {
+      waiting = { resolve, reject };
+    });
+  };
+  return { link, next };
+}
+
+export async function connectTunnel(opts: ConnectOptions): Promise<ConnectedTunnel> {
+  const url = tunnelUrl(opts.relayUrl);
+  const origin = normalizeOrigin(url);
+  const now = opts.now ?? Date.now;
+  const secure = wantsNoise(url, opts.secureChannel);
+  const timeoutMs = opts.timeoutMs ?? 15_000;
+  // One subprotocol, never a list: a man in the middle cannot strip the secure channel off.
+  const ws = new WebSocket(url, [secure ? SUBPROTOCOL_NOISE : SUBPROTOCOL], {
+    maxPayload: MAX_WS_MESSAGE + 64,
+    perMessageDeflate: false,
+    handshakeTimeout: timeoutMs,
+  });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    ws.terminate();
+  }, timeoutMs);
+  try {
+    const plain = await opened(ws, () => (secure ? undefined : inbox(plainLink(ws, MAX_WS_MESSAGE))));
+    const link = plain ? plain.link : await noiseLink(ws, true);
+    const next = plain ? plain.next : inbox(link).next;
+    const challenge = decodeChallenge(await next());
+    const timestamp = Math.floor(now() / 1000);
+    const message = buildAuthMessage({
+      origin,
+      address: opts.identity.address,
+      nonce: challenge.nonce,
+      timestamp,
+      channelBinding: link.channelBinding,
+    });
+    link.send(
+      encodeAuth({
+        address: opts.identity.address,
+        nonce: challenge.nonce,
+        timestamp,
+        signature: opts.identity.signMessage(message),
+        origin,
+        ...(opts.sendPublicKey === false ? {} : { publicKey: opts.identity.publicKey }),
+      }),
+    );
+    const auth = decodeAuthOk(await next());
+    const session = sessionOverLink(link, "acceptor", {
+      maxMessageBytes: Math.min(auth.maxMessageBytes, MAX_WS_MESSAGE),
+      ...opts.yamux,
+    });
+    return { ws, session, auth, secure };
+  } catch (err) {
+    ws.terminate();
+    if (timedOut) throw new Error(`no answer from ${url.origin} within ${timeoutMs} ms`);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
 }

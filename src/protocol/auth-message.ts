@@ -14,6 +14,8 @@ export interface AuthMessageFields {
   nonce: Uint8Array;
   /** Unix time in seconds. */
   timestamp: number;
+  /** The Noise handshake hash when the tunnel runs in the secure channel (binds the login to it). */
+  channelBinding?: Uint8Array | undefined;
 }
 
 const encoder = new TextEncoder();
@@ -55,7 +57,10 @@ export function normalizeOrigin(url: string | URL): string {
   return `${scheme}://${u.host}`;
 }
 
-/** Builds the exact text that is signed. Lines are separated by a single LF, with no trailing LF. */
+/**
+ * Builds the exact text that is signed. Lines are separated by a single LF, with no trailing LF.
+ * Over the Noise channel a last line `Channel: 0x<handshake hash>` binds the login to that channel.
+ */
 export function buildAuthMessage(f: AuthMessageFields): string {
   return [
     "Agent Relay tunnel login",
@@ -64,6 +69,7 @@ export function buildAuthMessage(f: AuthMessageFields): string {
     `Address: ${checksumAddress(f.address)}`,
     `Nonce: 0x${toHex(f.nonce)}`,
     `Timestamp: ${f.timestamp}`,
+    ...(f.channelBinding ? [`Channel: 0x${toHex(f.channelBinding)}`] : []),
   ].join("\n");
 }
 

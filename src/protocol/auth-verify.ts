@@ -17,6 +17,8 @@ export interface VerifyContext {
   /** The relay's clock, Unix seconds. */
   nowS: number;
   maxSkewS?: number;
+  /** The Noise handshake hash of this connection, when it runs in the secure channel. */
+  channelBinding?: Uint8Array | undefined;
 }
 
 export type AuthVerdict =
@@ -66,6 +68,7 @@ export function verifyAuth(req: AuthRequest, ctx: VerifyContext): AuthVerdict {
       address: req.address,
       nonce: req.nonce,
       timestamp: req.timestamp,
+      channelBinding: ctx.channelBinding,
     }),
   );
   if (req.publicKey) {

@@ -9,8 +9,11 @@ export const PROTOCOL_VERSION = 1;
 /** WebSocket subprotocol for protocol version 1 (plain yamux over the WebSocket). */
 export const SUBPROTOCOL = "agent-relay.v1";
 
-/** Every subprotocol this build speaks, most preferred first. */
-export const SUPPORTED_SUBPROTOCOLS: readonly string[] = [SUBPROTOCOL];
+/** WebSocket subprotocol for protocol version 1 inside a Noise XX secure channel. */
+export const SUBPROTOCOL_NOISE = "agent-relay.v1+noise";
+
+/** Every subprotocol this build speaks. */
+export const SUPPORTED_SUBPROTOCOLS: readonly string[] = [SUBPROTOCOL_NOISE, SUBPROTOCOL];
 
 /** Path of the tunnel endpoint on the relay's bare host. */
 export const TUNNEL_PATH = "/v1/tunnel";

@@ -10,9 +10,10 @@ import WebSocket, { WebSocketServer } from "ws";
 import { AuthDecodeError, decodeAuth, encodeAuthOk, encodeChallenge } from "../protocol/auth-codec.ts";
 import { checksumAddress, toHex } from "../protocol/auth-message.ts";
 import { verifyAuth } from "../protocol/auth-verify.ts";
-import { NONCE_BYTES, PROTOCOL_VERSION, SUBPROTOCOL } from "../protocol/constants.ts";
+import { NONCE_BYTES, PROTOCOL_VERSION, SUBPROTOCOL, SUBPROTOCOL_NOISE } from "../protocol/constants.ts";
 import { CLOSE_CODES, type CloseReason } from "../protocol/errors.ts";
-import { messageBuffer, sessionOverWebSocket } from "../transport/ws-session.ts";
+import { type Link, noiseLink, plainLink } from "../transport/link.ts";
+import { sessionOverLink } from "../transport/ws-session.ts";
 import { GoAwayCode } from "../yamux/frame.ts";
 import type { RelayConfig } from "./config.ts";
 import { rawError } from "./http-errors.ts";
@@ -46,7 +47,9 @@ export class TunnelEndpoint {
       maxPayload: ctx.config.maxMessageBytes,
       perMessageDeflate: false,
       clientTracking: false,
-      handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+      // The peer offers exactly one; the relay speaks both (spec/PROTOCOL.md, "Secure channel").
+      handleProtocols: (offered) =>
+        offered.has(SUBPROTOCOL_NOISE) ? SUBPROTOCOL_NOISE : offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false,
     });
   }
 
@@ -62,9 +65,13 @@ export class TunnelEndpoint {
     }
     socket.once("close", admission.release);
     const offered = (req.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim());
-    if (!offered.includes(SUBPROTOCOL)) {
+    if (!offered.includes(SUBPROTOCOL) && !offered.includes(SUBPROTOCOL_NOISE)) {
       this.ctx.onRefused?.("unsupported_protocol");
-      socket.end(rawError("unsupported_protocol", { "Sec-WebSocket-Protocol": SUBPROTOCOL }));
+      socket.end(
+        rawError("unsupported_protocol", {
+          "Sec-WebSocket-Protocol": `${SUBPROTOCOL_NOISE}, ${SUBPROTOCOL}`,
+        }),
+      );
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, clientIp, admission.release));
@@ -99,46 +106,48 @@ export class TunnelEndpoint {
         log.info({ address: tunnel.address }, "tunnel closed");
       }
     });
-    ws.on("message", (data, isBinary) => {
-      if (!isBinary) {
-        ws.close(CLOSE_CODES.unsupported_data, "unsupported_data: binary messages only");
-        return;
-      }
-      const buf = messageBuffer(data);
-      if (tunnel) {
-        tunnel.session.receive(buf);
-        return;
-      }
-      if (nonce === undefined) return; // a failed AUTH is being closed
-      let req: ReturnType<typeof decodeAuth>;
-      try {
-        req = decodeAuth(buf);
-      } catch (err) {
-        nonce = undefined;
-        return fail("bad_message", err instanceof AuthDecodeError ? err.message : "undecodable");
-      }
-      const verdict = verifyAuth(req, {
-        expectedNonce: nonce,
-        allowedOrigins: this.ctx.origins(),
-        nowS: Math.floor(Date.now() / 1000),
-        maxSkewS: config.maxClockSkewS,
-      });
-      nonce = undefined; // single use, whatever the verdict
-      if (!verdict.ok) return fail(verdict.reason, verdict.detail);
-      clearTimeout(timer);
-      this.pending.delete(ws);
-      authenticated();
-      tunnel = this.establish(ws, toHex(verdict.address));
-      log.info({ address: checksumAddress(verdict.address), remote }, "tunnel connected");
-      this.ctx.onAuthResult?.("ok");
-    });
-    ws.send(encodeChallenge({ version: PROTOCOL_VERSION, nonce, relayTimeMs: Date.now() }));
+    const secure = ws.protocol === SUBPROTOCOL_NOISE;
+    const ready = secure ? noiseLink(ws, false) : Promise.resolve(plainLink(ws, config.maxMessageBytes));
+    ready.then(
+      (link) => {
+        link.onMessage((buf) => {
+          if (nonce === undefined) return; // a failed AUTH is being closed
+          let req: ReturnType<typeof decodeAuth>;
+          try {
+            req = decodeAuth(buf);
+          } catch (err) {
+            nonce = undefined;
+            return fail("bad_message", err instanceof AuthDecodeError ? err.message : "undecodable");
+          }
+          const verdict = verifyAuth(req, {
+            expectedNonce: nonce,
+            allowedOrigins: this.ctx.origins(),
+            nowS: Math.floor(Date.now() / 1000),
+            maxSkewS: config.maxClockSkewS,
+            channelBinding: link.channelBinding,
+          });
+          nonce = undefined; // single use, whatever the verdict
+          if (!verdict.ok) return fail(verdict.reason, verdict.detail);
+          clearTimeout(timer);
+          this.pending.delete(ws);
+          authenticated();
+          tunnel = this.establish(link, toHex(verdict.address));
+          log.info({ address: checksumAddress(verdict.address), remote, secure }, "tunnel connected");
+          this.ctx.onAuthResult?.("ok");
+        });
+        link.send(encodeChallenge({ version: PROTOCOL_VERSION, nonce: nonce!, relayTimeMs: Date.now() }));
+      },
+      (err: Error) => {
+        if (ws.readyState === WebSocket.OPEN) fail("secure_channel_error", err.message);
+      },
+    );
   }
 
-  private establish(ws: WebSocket, address: string): Tunnel {
+  private establish(link: Link, address: string): Tunnel {
     const { config, registry, log } = this.ctx;
+    const ws = link.ws;
     const publicUrl = this.ctx.urlFor(address);
-    ws.send(
+    link.send(
       encodeAuthOk({
         publicUrl,
         maxStreams: config.maxStreamsPerTunnel,
@@ -146,7 +155,7 @@ export class TunnelEndpoint {
         maxMessageBytes: config.maxMessageBytes,
       }),
     );
-    const session = sessionOverWebSocket(ws, "opener", {
+    const session = sessionOverLink(link, "opener", {
       acceptStreams: false,
       maxMessageBytes: config.maxMessageBytes,
       keepAliveIntervalMs: config.keepAliveIntervalMs,

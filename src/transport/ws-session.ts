@@ -5,6 +5,9 @@
 import WebSocket from "ws";
 import type { YamuxConfig } from "../yamux/config.ts";
 import { Session, type SessionRole } from "../yamux/session.ts";
+import type { Link } from "./link.ts";
+
+export { messageBuffer } from "./link.ts";
 
 export function sessionOverWebSocket(
   ws: WebSocket,
@@ -25,9 +28,13 @@ export function sessionOverWebSocket(
   return session;
 }
 
-/** Normalizes the `data` argument of a `ws` message event to one Buffer. */
-export function messageBuffer(data: WebSocket.RawData): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return Buffer.from(data);
+/** Runs a yamux session over a Link (plain or Noise); the link's messages feed the session. */
+export function sessionOverLink(link: Link, role: SessionRole, config: Partial<YamuxConfig>): Session {
+  const session = new Session({ send: (data, cb) => link.send(data, cb) }, role, {
+    ...config,
+    maxMessageBytes: Math.min(config.maxMessageBytes ?? link.maxMessage, link.maxMessage),
+  });
+  link.onMessage((buf) => session.receive(buf));
+  link.ws.on("close", () => session.transportClosed());
+  return session;
 }
