@@ -6,7 +6,7 @@ export interface YamuxConfig {
   maxStreamWindow: number;
   /** Largest payload in one data frame we send. */
   maxFrameData: number;
-  /** Largest transport message we send; frames are batched up to this size. */
+  /** Largest transport message we send; frames are batched into messages of up to this (or 256 KiB). */
   maxMessageBytes: number;
   /** Stream writers wait once this many bytes are queued or in flight on the transport. */
   writeHighWaterMark: number;
