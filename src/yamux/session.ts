@@ -18,7 +18,10 @@ import { Outbox } from "./outbox.ts";
 import { StreamResetError, YamuxStream } from "./stream.ts";
 
 export interface SessionTransport {
-  /** Sends one message; `cb` runs once it has been handed to the socket. */
+  /**
+   * Sends one message; `cb` runs once it has been handed to the socket. The session never touches
+   * `data` again, so the transport may keep it (or views of it) as long as it likes.
+   */
   send(data: Buffer, cb: (err?: Error | null) => void): void;
 }
 
