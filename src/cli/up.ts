@@ -51,7 +51,8 @@ export async function runUp(o: UpOptions): Promise<void> {
     }
   } else {
     if (o.target) throw new CliError("--target needs --agent");
-    if (!settings.agents.some((a) => a.enabled)) {
+    // With the management page on, `up` may start with nothing enabled: the page is where you enable.
+    if (o.ui === false && !settings.agents.some((a) => a.enabled)) {
       throw new CliError("no enabled agents; run `agent-relay agent enable <name>` or pass --agent <name>");
     }
   }

@@ -102,7 +102,8 @@ export class PeerDaemon extends EventEmitter<DaemonEvents> {
         this.running.set(name, { key: this.keyOf(a), tunnel: this.startTunnel(a) });
       } catch (err) {
         this.opts.log.error({ agent: name, err: (err as Error).message }, "agent not started");
-        this.emit("error", err as Error);
+        // Only the management page listens; without it the log line above is the report.
+        if (this.listenerCount("error") > 0) this.emit("error", err as Error);
       }
     }
     this.emit("change");

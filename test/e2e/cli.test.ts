@@ -90,7 +90,7 @@ describe("the command line, as a user runs it", () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/no terminal to confirm on; pass --yes/);
     expect(JSON.parse(readFileSync(join(home, "config.json"), "utf8")).agents[0].enabled).toBe(false);
-    const noneEnabled = await run(home, ["up", "--relay", `ws://127.0.0.1:${port}`]);
+    const noneEnabled = await run(home, ["up", "--no-ui", "--relay", `ws://127.0.0.1:${port}`]);
     expect(noneEnabled.code).toBe(1);
     expect(noneEnabled.stderr).toMatch(/no enabled agents/);
 
