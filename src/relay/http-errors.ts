@@ -1,4 +1,5 @@
 /** Writes a JSON error from the one error table (src/protocol/errors.ts). */
+import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import { STATUS_CODES } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
@@ -27,7 +28,10 @@ export function sendError(
   res.end(body);
 }
 
-/** The same error written raw onto a socket (for upgrade requests, which have no ServerResponse). */
+/**
+ * The same error written raw onto a socket, for what has no ServerResponse: upgrades, tunnel
+ * connects, and requests Node could not parse. Every response carries an X-Request-Id.
+ */
 export function rawError(code: HttpErrorCode, extraHeaders: Record<string, string> = {}): string {
   const body = errorBody(code);
   const { status } = HTTP_ERRORS[code];
@@ -37,6 +41,7 @@ export function rawError(code: HttpErrorCode, extraHeaders: Record<string, strin
     `Content-Length: ${Buffer.byteLength(body)}`,
     `${ERROR_HEADER}: ${code}`,
     "Connection: close",
+    ...("X-Request-Id" in extraHeaders ? [] : [`X-Request-Id: ${randomUUID()}`]),
     ...Object.entries(extraHeaders).map(([k, v]) => `${k}: ${v}`),
   ];
   return `${lines.join("\r\n")}\r\n\r\n${body}`;
