@@ -35,7 +35,7 @@ export const manyTunnels: Scenario<ManyTunnelsParams> = {
   id: "many-tunnels",
   title: "Many tunnels on one relay",
   params: {
-    quick: { tunnels: 1000, concurrency: 32, settleMs: 1000, connections: 64, durationS: 2 },
+    quick: { tunnels: 500, concurrency: 32, settleMs: 1000, connections: 64, durationS: 2 },
     full: { tunnels: 10_000, concurrency: 32, settleMs: 2000, connections: 64, durationS: 10 },
     smoke: { tunnels: 10, concurrency: 4, settleMs: 100, connections: 4, durationS: 0.3 },
   },
