@@ -32,6 +32,10 @@ program
   )
   .option("--relay-origin-header <name>", "header marking relayed requests (saved; default X-Relay-Origin)")
   .option("--max-in-flight <n>", "requests in flight per agent before 503 peer_busy (saved; default 1024)")
+  .option(
+    "--secure-channel <mode>",
+    "Noise channel: auto (on for ws://), always or never (saved; default auto)",
+  )
   .addOption(new Option("--log-level <level>", "trace, debug, info, warn, error or silent").default("info"))
   .action(async (o) => runUp(o));
 uiCommands(program);

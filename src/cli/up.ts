@@ -16,6 +16,7 @@ export interface UpOptions {
   agentAddressHeader?: string;
   relayOriginHeader?: string;
   maxInFlight?: string;
+  secureChannel?: string;
   /** false with --no-ui. */
   ui?: boolean;
   uiPort?: string;
@@ -38,6 +39,12 @@ export async function runUp(o: UpOptions): Promise<void> {
       };
     }
     if (o.maxInFlight) s.maxInFlight = parseInteger(o.maxInFlight, "--max-in-flight", 1);
+    if (o.secureChannel) {
+      if (o.secureChannel !== "auto" && o.secureChannel !== "always" && o.secureChannel !== "never") {
+        throw new CliError(`--secure-channel: expected auto, always or never, got "${o.secureChannel}"`);
+      }
+      s.secureChannel = o.secureChannel;
+    }
   });
   const settings = store.load();
   if (!settings.relay) throw new CliError("no relay set; pass --relay ws://<relay host>:<port>");

@@ -12,7 +12,12 @@ import { Backoff, type BackoffOptions } from "./backoff.ts";
 import { Forwarder, type IdentityHeaderNames, type RequestRecord } from "./forwarder.ts";
 import type { AgentIdentity } from "./identity.ts";
 import { newProbeToken, probePublicUrl } from "./reachability.ts";
-import { type ConnectedTunnel, connectTunnel, TunnelRefusedError } from "./tunnel-client.ts";
+import {
+  type ConnectedTunnel,
+  connectTunnel,
+  type SecureChannelMode,
+  TunnelRefusedError,
+} from "./tunnel-client.ts";
 
 export type TunnelState =
   | { kind: "disconnected" }
@@ -33,6 +38,8 @@ export interface AgentTunnelOptions {
   /** Auth refusals retried before giving up (default 3). */
   maxAuthFailures?: number;
   yamux?: Partial<YamuxConfig>;
+  /** Noise secure channel: auto (on for ws://), always, never. */
+  secureChannel?: SecureChannelMode;
   /** Check the public URL end to end before reporting `connected` (default true). */
   probe?: boolean;
   /** Re-check the public URL this often while connected (default 60 s). */
@@ -115,6 +122,7 @@ export class AgentTunnel extends EventEmitter<AgentTunnelEvents> {
           relayUrl: this.opts.relayUrl,
           identity: this.opts.identity,
           ...(this.opts.yamux ? { yamux: this.opts.yamux } : {}),
+          ...(this.opts.secureChannel ? { secureChannel: this.opts.secureChannel } : {}),
         });
         authFailures = 0;
         const outcome = await this.serve(c);

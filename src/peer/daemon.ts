@@ -156,6 +156,7 @@ export class PeerDaemon extends EventEmitter<DaemonEvents> {
       log: this.opts.log,
       ...(this.settings.headers ? { headerNames: this.settings.headers } : {}),
       ...(this.settings.maxInFlight ? { maxInFlight: this.settings.maxInFlight } : {}),
+      ...(this.settings.secureChannel ? { secureChannel: this.settings.secureChannel } : {}),
       ...this.opts.tunnelOptions,
     });
     tunnel.on("state", () => this.emit("change"));

@@ -37,6 +37,8 @@ export interface PeerSettings {
   headers?: { agentId: string; agentAddress: string; relayOrigin: string };
   /** Requests in flight per agent before `503 peer_busy` (default 1,024). */
   maxInFlight?: number;
+  /** Noise secure channel: "auto" (default: on for ws://, off for wss://), "always" or "never". */
+  secureChannel?: "auto" | "always" | "never";
   agents: AgentRecord[];
 }
 

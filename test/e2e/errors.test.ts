@@ -27,7 +27,7 @@ function authWith(
 ): Promise<{ code: number; reason: string; nonce: Uint8Array }> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`ws://127.0.0.1:${port}${TUNNEL_PATH}`, [SUBPROTOCOL]);
-    let nonce = new Uint8Array();
+    let nonce: Uint8Array = new Uint8Array();
     ws.on("message", (data: Buffer) => {
       if (data[0] !== 0x01) return;
       nonce = decodeChallenge(new Uint8Array(data)).nonce;
