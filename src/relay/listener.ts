@@ -104,16 +104,14 @@ export class PublicListener {
     (this.front as TlsServer).setSecureContext(tls);
   }
 
-  /** Stops taking connections; idle HTTP/1.1 connections close, HTTP/2 sessions get GOAWAY. */
+  /**
+   * Stops taking connections. HTTP/2 sessions get GOAWAY (open streams finish); HTTP/1.1
+   * connections stay, so a load balancer's pooled connection still sees /health say 503 (the
+   * router answers each with `Connection: close`).
+   */
   stopAccepting(): void {
     this.front.close();
-    this.h1.closeIdleConnections();
     for (const s of this.sessions) s.close();
-  }
-
-  /** Closes HTTP/1.1 connections that sit idle between requests (used while draining). */
-  closeIdle(): void {
-    this.h1.closeIdleConnections();
   }
 
   /** Ends every connection at once. */

@@ -131,10 +131,7 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
     inflight.delete(ex);
     logExchange(log, ex);
     metrics.request(ex.status, ex.seconds, ex.bytesIn, ex.bytesOut);
-    if (draining) {
-      listener.closeIdle();
-      if (inflight.size === 0) drained?.();
-    }
+    if (draining && inflight.size === 0) drained?.();
   };
 
   const forwardInfo = (req: AnyRequest, ex: Exchange): ForwardInfo => ({
@@ -274,11 +271,14 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
         };
       });
     }
-    // Peers reconnect at once on "restarting" (GoAway 3, close 1012).
-    for (const t of [...registry.all()]) {
+    // Peers reconnect at once on "restarting" (GoAway 3, close 1012): give each closing handshake a
+    // moment before every socket goes.
+    const tunnels = [...registry.all()];
+    for (const t of tunnels) {
       registry.remove(t);
       t.drain(GoAwayCode.Restarting, "restarting", 0);
     }
+    await Promise.all(tunnels.map((t) => t.closed(1000)));
     listener.closeAll();
     await new Promise<void>((resolve) => setImmediate(resolve));
     metricsServer?.close();

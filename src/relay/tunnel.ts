@@ -1,5 +1,5 @@
 /** One authenticated tunnel on the relay: the WebSocket, its yamux session, and how it ends. */
-import type WebSocket from "ws";
+import WebSocket from "ws";
 import { CLOSE_CODES, type CloseReason } from "../protocol/errors.ts";
 import { GoAwayCode } from "../yamux/frame.ts";
 import type { Session } from "../yamux/session.ts";
@@ -26,6 +26,18 @@ export class Tunnel {
   /** True when this tunnel already carries its limit of streams. */
   get isBusy(): boolean {
     return this.session.streamCount >= this.maxStreams;
+  }
+
+  /** Resolves once the WebSocket is closed (after its closing handshake), or after `maxMs`. */
+  closed(maxMs: number): Promise<void> {
+    if (this.ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, maxMs);
+      this.ws.once("close", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   openStream(): YamuxStream {
