@@ -4,7 +4,8 @@
  * measures the muxers alone.
  *
  *   npx tsx bench/yamux-micro.ts [--runs 5] [--mib 64] [--exchanges 10000] [--concurrency 100]
- *     [--only ours|libp2p] [--scenario throughput|exchanges] [--window bytes] [--message bytes]
+ *     [--only ours|libp2p] [--scenario throughput|exchanges] [--chunk bytes]
+ *     [--window bytes] [--message bytes]   (the last two set our Session's maxStreamWindow, maxMessageBytes)
  *
  * To profile one side: node --cpu-prof --import tsx bench/yamux-micro.ts --only ours
  *
@@ -33,7 +34,7 @@ const flag = (name: string) => {
 };
 const ONLY = flag("only");
 const SCENARIO = flag("scenario");
-const CHUNK = 64 * 1024;
+const CHUNK = Number(flag("chunk") ?? 64 * 1024);
 /** Our Session's settings; defaults unless --window or --message are given. */
 const CFG = {
   ...(flag("window") ? { maxStreamWindow: Number(flag("window")) } : {}),
