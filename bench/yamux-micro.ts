@@ -20,21 +20,18 @@ import type { YamuxStream } from "../src/yamux/stream.ts";
 import { join, libp2pEnd, ourEnd } from "../test/yamux/libp2p-pipe.ts";
 
 const args = process.argv.slice(2);
-const arg = (name: string, dflt: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i === -1 ? dflt : Number(args[i + 1]);
-};
-const RUNS = arg("runs", 5);
-const MIB = arg("mib", 64);
-const EXCHANGES = arg("exchanges", 10_000);
-const CONCURRENCY = arg("concurrency", 100);
 const flag = (name: string) => {
   const i = args.indexOf(`--${name}`);
   return i === -1 ? undefined : args[i + 1];
 };
+const num = (name: string, dflt: number) => Number(flag(name) ?? dflt);
+const RUNS = num("runs", 5);
+const MIB = num("mib", 64);
+const EXCHANGES = num("exchanges", 10_000);
+const CONCURRENCY = num("concurrency", 100);
 const ONLY = flag("only");
 const SCENARIO = flag("scenario");
-const CHUNK = Number(flag("chunk") ?? 64 * 1024);
+const CHUNK = num("chunk", 64 * 1024);
 /** Our Session's settings; defaults unless --window or --message are given. */
 const CFG = {
   ...(flag("window") ? { maxStreamWindow: Number(flag("window")) } : {}),
