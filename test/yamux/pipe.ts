@@ -157,6 +157,16 @@ export function readAll(stream: Duplex): Promise<Buffer> {
   });
 }
 
+/** Opens a stream on `opener` and resolves with both of its ends once `acceptor` has it. */
+export async function openBoth(
+  opener: Session,
+  acceptor: Session,
+): Promise<{ s: YamuxStream; r: YamuxStream }> {
+  const accepted = nextStream(acceptor);
+  const s = opener.openStream();
+  return { s, r: await accepted };
+}
+
 /** Resolves with the next inbound stream of `session`. */
 export async function nextStream(session: Session): Promise<YamuxStream> {
   const [s] = await once(session, "stream");

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { FrameType, GoAwayCode, INITIAL_WINDOW } from "../../src/yamux/frame.ts";
 import { SessionClosedError } from "../../src/yamux/session.ts";
 import { StreamResetError, type YamuxStream } from "../../src/yamux/stream.ts";
-import { nextStream, parseFrames, readAll, sessionPair, settle, until } from "./pipe.ts";
+import { nextStream, openBoth, parseFrames, readAll, sessionPair, settle, until } from "./pipe.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -17,11 +17,9 @@ const MiB = 1024 * KiB;
 describe("streams", () => {
   it("opens, accepts and carries data both ways; the acceptor half-closes first", async () => {
     const { opener, acceptor } = sessionPair();
-    const accepted = nextStream(acceptor);
-    const s = opener.openStream();
-    s.write("hello");
-    const r = await accepted;
+    const { s, r } = await openBoth(opener, acceptor);
     expect(r.id).toBe(s.id);
+    s.write("hello");
     const fromAcceptor = readAll(s);
     r.end("from the acceptor");
     expect((await fromAcceptor).toString()).toBe("from the acceptor");
@@ -86,20 +84,16 @@ describe("streams", () => {
 
   it("a reset from the opener fails the acceptor's stream, and the other way round", async () => {
     const { opener, acceptor } = sessionPair();
-    const accepted = nextStream(acceptor);
-    const s = opener.openStream();
+    const { s, r } = await openBoth(opener, acceptor);
     s.write("x");
-    const r = await accepted;
     const failed = once(r, "error");
     s.destroy();
     const [err] = await failed;
     expect(err).toBeInstanceOf(StreamResetError);
     await until(() => opener.streamCount === 0 && acceptor.streamCount === 0, "both sides forget");
 
-    const accepted2 = nextStream(acceptor);
-    const s2 = opener.openStream();
+    const { s: s2, r: r2 } = await openBoth(opener, acceptor);
     s2.write("y");
-    const r2 = await accepted2;
     const failed2 = once(s2, "error");
     r2.destroy();
     const [err2] = await failed2;
@@ -231,9 +225,7 @@ describe("flow control", () => {
 
   it("a window larger than the initial one is granted with SYN and ACK", async () => {
     const { opener, acceptor } = sessionPair({ maxStreamWindow: 4 * MiB }, { maxStreamWindow: 2 * MiB });
-    const accepted = nextStream(acceptor);
-    const s = opener.openStream();
-    const r = await accepted;
+    const { s, r } = await openBoth(opener, acceptor);
     expect(r.sendWindow).toBe(4 * MiB);
     await until(() => s.sendWindow === 2 * MiB, "ACK credit arrives");
   });
@@ -311,10 +303,8 @@ describe("ping and keepalive", () => {
 describe("GoAway and refusals", () => {
   it("GoAway stops new streams both ways while open ones finish", async () => {
     const { opener, acceptor } = sessionPair();
-    const accepted = nextStream(acceptor);
-    const s = opener.openStream();
+    const { s, r } = await openBoth(opener, acceptor);
     s.write("before ");
-    const r = await accepted;
     acceptor.goAway(GoAwayCode.Restarting);
     const [code] = await once(opener, "goaway");
     expect(code).toBe(GoAwayCode.Restarting);
@@ -383,10 +373,8 @@ describe("GoAway and refusals", () => {
 
   it("closing the session fails open streams and pending writes", async () => {
     const { opener, acceptor } = sessionPair();
-    const accepted = nextStream(acceptor);
-    const s = opener.openStream();
+    const { s, r } = await openBoth(opener, acceptor);
     s.write("x");
-    const r = await accepted;
     const failed = once(r, "error");
     acceptor.close();
     const [err] = await failed;
