@@ -55,6 +55,8 @@ export class Forwarder {
     const names = opts.headerNames ?? DEFAULT_IDENTITY_HEADERS;
     this.drop = new Set([names.agentId, names.agentAddress, names.relayOrigin].map((n) => n.toLowerCase()));
     this.add = [names.agentId, opts.agentId, names.agentAddress, opts.address, names.relayOrigin, "1"];
+    // A header name or value that cannot go on the wire fails here, at start-up, not on every request.
+    rewriteHead({ requestLine: "GET / HTTP/1.1", headers: [] }, this.drop, this.add);
     if (opts.target.protocol !== "http:")
       throw new Error(`target must be http://, got ${opts.target.protocol}`);
     this.host = opts.target.hostname.replace(/^\[|\]$/g, "");

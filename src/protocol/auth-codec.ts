@@ -44,7 +44,7 @@ export interface AuthOk {
 }
 
 const utf8 = new TextEncoder();
-const utf8Strict = new TextDecoder("utf-8", { fatal: true });
+const utf8Strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 function need(buf: Uint8Array, n: number, what: string): void {
   if (buf.byteLength < n) throw new AuthDecodeError(`${what}: truncated`);

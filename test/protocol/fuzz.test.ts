@@ -37,10 +37,10 @@ function onlyThrows<T>(allowed: new (...args: never[]) => Error, fn: () => T): T
 
 const bytes = (n: number) => fc.uint8Array({ minLength: n, maxLength: n });
 const utf8Len = (s: string) => Buffer.byteLength(s, "utf8");
-/** Any Unicode text of 1-255 UTF-8 bytes. A leading U+FEFF is left out: see the note below. */
+/** Any Unicode text of 1-255 UTF-8 bytes, a leading U+FEFF (byte order mark) included. */
 const origin = fc
   .string({ unit: "binary", minLength: 1, maxLength: 80 })
-  .filter((s) => utf8Len(s) >= 1 && utf8Len(s) <= 255 && !s.startsWith("\uFEFF"));
+  .filter((s) => utf8Len(s) >= 1 && utf8Len(s) <= 255);
 
 const authRequest: fc.Arbitrary<AuthRequest> = fc
   .record({
@@ -100,10 +100,7 @@ describe("auth codecs", () => {
     fc.assert(
       fc.property(mutated(authRequest.map(encodeAuth)), (b) => {
         const req = onlyThrows(AuthDecodeError, () => decodeAuth(b));
-        // BOM note: a decoded origin starting with U+FEFF loses it (TextDecoder strips a BOM),
-        // so such bytes do not re-encode the same. Reported; excluded here until fixed.
-        if (req && !Buffer.from(b).includes(Buffer.from([0xef, 0xbb, 0xbf])))
-          expect(Buffer.from(encodeAuth(req)).equals(Buffer.from(b))).toBe(true);
+        if (req) expect(Buffer.from(encodeAuth(req)).equals(Buffer.from(b))).toBe(true);
       }),
       { numRuns: RUNS },
     );
@@ -135,9 +132,7 @@ describe("auth codecs", () => {
   });
 
   const authOk: fc.Arbitrary<AuthOk> = fc.record({
-    publicUrl: fc
-      .string({ unit: "binary", minLength: 1, maxLength: 300 })
-      .filter((s) => utf8Len(s) <= 1024 && !s.startsWith("\uFEFF")),
+    publicUrl: fc.string({ unit: "binary", minLength: 1, maxLength: 300 }).filter((s) => utf8Len(s) <= 1024),
     maxStreams: fc.integer({ min: 0, max: 0xffffffff }),
     keepAliveMs: fc.integer({ min: 0, max: 0xffffffff }),
     maxMessageBytes: fc.integer({ min: 0, max: 0xffffffff }),
