@@ -7,7 +7,7 @@ import type { AuthRequest } from "./auth-codec.ts";
 import { addressOfPublicKey, buildAuthMessage, eip191Digest } from "./auth-message.ts";
 import { MAX_CLOCK_SKEW_S } from "./constants.ts";
 import type { CloseReason } from "./errors.ts";
-import { parseSignature, recoverPublicKey, verifyDigest } from "./secp256k1.ts";
+import { isCanonicalSignature, recoverPublicKey, verifyDigest } from "./secp256k1.ts";
 
 export interface VerifyContext {
   /** The nonce the relay issued on this connection; undefined once used. */
@@ -57,9 +57,8 @@ export function verifyAuth(req: AuthRequest, ctx: VerifyContext): AuthVerdict {
   if (skew > (ctx.maxSkewS ?? MAX_CLOCK_SKEW_S)) {
     return { ok: false, reason: "clock_skew", detail: `timestamp is ${skew}s from the relay clock` };
   }
-  const sig = parseSignature(req.signature);
-  const v = req.signature[64]!;
-  if (!sig || (v !== 27 && v !== 28)) {
+  const v = req.signature[64];
+  if (!isCanonicalSignature(req.signature) || (v !== 27 && v !== 28)) {
     return { ok: false, reason: "bad_signature", detail: "signature is malformed or not low-s" };
   }
   const digest = eip191Digest(
@@ -81,7 +80,7 @@ export function verifyAuth(req: AuthRequest, ctx: VerifyContext): AuthVerdict {
     if (!sameBytes(derived, req.address)) {
       return { ok: false, reason: "address_mismatch", detail: "public key does not hash to the address" };
     }
-    if (!verifyDigest(digest, sig, req.publicKey)) {
+    if (!verifyDigest(digest, req.signature, req.publicKey)) {
       return { ok: false, reason: "bad_signature", detail: "signature does not verify" };
     }
   } else {

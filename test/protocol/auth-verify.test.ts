@@ -25,6 +25,8 @@ interface Opts {
   nonce?: Uint8Array;
   timestamp?: number;
   withKey?: boolean;
+  /** The Noise handshake hash the peer signs (the Channel line). */
+  channel?: Uint8Array;
 }
 
 /** A signed AUTH (as decoded) plus the context of the relay that issued its nonce. */
@@ -34,7 +36,7 @@ function login(o: Opts = {}): { req: AuthRequest; ctx: VerifyContext } {
   const origin = o.origin ?? ORIGIN;
   const timestamp = o.timestamp ?? NOW;
   const signature = (o.signer ?? who).signMessage(
-    buildAuthMessage({ origin, address: who.address, nonce, timestamp }),
+    buildAuthMessage({ origin, address: who.address, nonce, timestamp, channelBinding: o.channel }),
   );
   const req: AuthRequest = { address: who.address, nonce, timestamp, signature, origin };
   if (o.withKey ?? true) req.publicKey = who.publicKey;
@@ -175,6 +177,21 @@ describe("verifyAuth", () => {
     const address = keccak_256(offCurve.subarray(1)).subarray(12);
     const verdict = verifyAuth({ ...req, address, publicKey: offCurve }, ctx);
     expect(reason(verdict)).toBe("bad_signature");
+  });
+
+  it("binds a login to its channel: the signed hash must be this connection's", () => {
+    const channel = new Uint8Array(randomBytes(32));
+    const other = new Uint8Array(randomBytes(32));
+    for (const withKey of [true, false]) {
+      const bound = login({ withKey, channel });
+      expect(reason(verifyAuth(bound.req, { ...bound.ctx, channelBinding: channel }))).toBe("ok");
+      // The same AUTH on another secure channel, or on a plain connection.
+      expect(reason(verifyAuth(bound.req, { ...bound.ctx, channelBinding: other }))).toBe("bad_signature");
+      expect(reason(verifyAuth(bound.req, bound.ctx))).toBe("bad_signature");
+      // A login signed without the Channel line, presented inside a secure channel.
+      const plain = login({ withKey });
+      expect(reason(verifyAuth(plain.req, { ...plain.ctx, channelBinding: channel }))).toBe("bad_signature");
+    }
   });
 
   it("checks in a fixed order: nonce, origin, clock, signature, key", () => {
