@@ -75,7 +75,7 @@ describe("graceful restart of a relay process", () => {
 
     for (const h of held.splice(0)) h();
     const answers = await Promise.all(inflight);
-    answers.forEach((a, i) => expect(a).toEqual({ status: 200, body: `done /slow/${i}` }));
+    expect(answers).toEqual(answers.map((_, i) => ({ status: 200, body: `done /slow/${i}` })));
     expect(await first.proc.exited).toBe(0);
     pooled.destroy();
 
