@@ -161,11 +161,10 @@ export function verifyRelayConfig(input: Partial<RelayConfig>): RelayConfig {
       throw new ConfigError("origin", (err as Error).message);
     }
   }
-  if ((c.tlsCert === undefined) !== (c.tlsKey === undefined))
-    throw new ConfigError(
-      c.tlsCert === undefined ? "tls-cert" : "tls-key",
-      "tls-cert and tls-key go together",
-    );
+  if ((c.tlsCert === undefined) !== (c.tlsKey === undefined)) {
+    const [missing, given] = c.tlsCert === undefined ? ["tls-cert", "tls-key"] : ["tls-key", "tls-cert"];
+    throw new ConfigError(missing, `missing; --${given} needs it`);
+  }
   if (c.metricsListen !== undefined) {
     const { port } = c.metricsListen;
     if (!Number.isInteger(port) || port < 0 || port > 65535)
