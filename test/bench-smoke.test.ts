@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { upOptions } from "../bench/lib/procs.ts";
 import { quietProgress } from "../bench/lib/progress.ts";
 import type { Summary } from "../bench/lib/stats.ts";
 import { runSuite } from "../bench/lib/suite.ts";
@@ -31,8 +32,9 @@ describe("bench smoke run", () => {
     expect(report.machine.cores).toBeGreaterThan(0);
     expect(report.machine.node).toBe(process.version);
 
+    const hasNoise = (await upOptions()).has("--secure-channel");
     for (const s of report.scenarios) {
-      if (s.id === "secure-channel") {
+      if (s.id === "secure-channel" && !hasNoise) {
         expect(s.status).toBe("skipped");
         expect(s.note).toBe("Noise layer not implemented");
         expect(s.figures).toEqual([]);
@@ -48,7 +50,13 @@ describe("bench smoke run", () => {
       }
     }
     // Each scenario that has a direct baseline reports tunnel ÷ direct ratios.
-    for (const id of ["small-requests", "throughput", "many-streams", "many-tunnels", "added-latency"]) {
+    const withBaseline = ["small-requests", "throughput", "many-streams", "many-tunnels", "added-latency"];
+    if (hasNoise) {
+      withBaseline.push("secure-channel");
+      expect(report.scenarios.find((x) => x.id === "secure-channel")!.setup.secureChannel).toBe("always");
+      expect(report.scenarios.find((x) => x.id === "small-requests")!.setup.secureChannel).toBe("never");
+    }
+    for (const id of withBaseline) {
       const s = report.scenarios.find((x) => x.id === id)!;
       expect(
         s.figures.some((f) => f.direct && f.ratio),
@@ -59,7 +67,7 @@ describe("bench smoke run", () => {
     expect(JSON.parse(readFileSync(json, "utf8"))).toEqual(JSON.parse(JSON.stringify(report)));
     const text = readFileSync(md, "utf8");
     expect(text).toContain("| # | scenario | figure | tunnel | direct | ratio tunnel ÷ direct |");
-    expect(text).toContain("skipped: Noise layer not implemented");
+    if (!hasNoise) expect(text).toContain("skipped: Noise layer not implemented");
     expect(text).toContain(report.git.commit);
   }, 120_000);
 });

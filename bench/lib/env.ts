@@ -13,7 +13,17 @@ import {
   startRelay,
   startUp,
   tempDir,
+  upOptions,
 } from "./procs.ts";
+import type { ScenarioContext } from "./scenario.ts";
+
+export interface EnvOptions {
+  relayArgs?: string[];
+  /** The Noise secure channel on the tunnel (`up --secure-channel`); default never (plain). */
+  secureChannel?: "never" | "always";
+  /** Requests in flight the peer allows (`up --max-in-flight`); default: the peer's own. */
+  maxInFlight?: number;
+}
 
 export interface TunnelEnv {
   local: Proc;
@@ -22,21 +32,38 @@ export interface TunnelEnv {
   load: IpcProc;
   direct: Target;
   tunnel: Target;
+  /** How the peer was set up, for the results: the options this build accepted. */
+  setup: { secureChannel: string; peerMaxInFlight: string };
   /** Throws if the relay, the peer or the local server has exited. */
   check(): void;
   close(): Promise<void>;
 }
 
-export async function startTunnelEnv(relayArgs: string[] = []): Promise<TunnelEnv> {
+export async function startTunnelEnv(o: EnvOptions = {}): Promise<TunnelEnv> {
   const home = tempDir("home");
+  const flags = await upOptions();
+  const upArgs: string[] = [];
+  const setup = { secureChannel: "not an option in this build (plain)", peerMaxInFlight: "peer default" };
+  if (flags.has("--secure-channel")) {
+    upArgs.push("--secure-channel", o.secureChannel ?? "never");
+    setup.secureChannel = o.secureChannel ?? "never";
+  } else if (o.secureChannel === "always") {
+    throw new Error("this build has no `up --secure-channel` option");
+  }
+  if (o.maxInFlight !== undefined) {
+    if (flags.has("--max-in-flight")) {
+      upArgs.push("--max-in-flight", String(o.maxInFlight));
+      setup.peerMaxInFlight = String(o.maxInFlight);
+    } else setup.peerMaxInFlight = "peer default (no --max-in-flight in this build)";
+  }
   const started: Proc[] = [];
   try {
     const local = await startLocalServer();
     started.push(local.proc);
-    const relay = await startRelay(0, relayArgs);
+    const relay = await startRelay(0, o.relayArgs ?? []);
     started.push(relay.proc);
     await createAgent(home.path, "bench");
-    const peer = await startUp(home.path, "bench", relay.port, local.port);
+    const peer = await startUp(home.path, "bench", relay.port, local.port, upArgs);
     started.push(peer.proc);
     const load = startLoadWorker();
     started.push(load);
@@ -47,6 +74,7 @@ export async function startTunnelEnv(relayArgs: string[] = []): Promise<TunnelEn
       load,
       direct: { port: local.port },
       tunnel: { port: relay.port, host: peer.host },
+      setup,
       check: () => {
         for (const p of [relay.proc, peer.proc, local.proc]) p.assertRunning();
       },
@@ -65,4 +93,20 @@ export async function startTunnelEnv(relayArgs: string[] = []): Promise<TunnelEn
 /** Stops processes in reverse start order. */
 export async function stopEach(procs: Proc[]): Promise<void> {
   for (const p of [...procs].reverse()) await p.stop();
+}
+
+/** Runs `fn` on a fresh environment set up with `o`, records its set-up, and always stops it. */
+export async function withEnv<T>(
+  ctx: ScenarioContext,
+  o: EnvOptions,
+  fn: (env: TunnelEnv) => Promise<T>,
+): Promise<T> {
+  const env = await startTunnelEnv(o);
+  ctx.record("secureChannel", env.setup.secureChannel);
+  if (o.maxInFlight !== undefined) ctx.record("peerMaxInFlight", env.setup.peerMaxInFlight);
+  try {
+    return await fn(env);
+  } finally {
+    await env.close();
+  }
 }

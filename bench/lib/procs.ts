@@ -155,12 +155,25 @@ export function createAgent(home: string, name: string): Promise<void> {
   });
 }
 
+let upFlags: Promise<Set<string>> | undefined;
+
+/** The options `agent-relay up --help` lists in this build, such as `--secure-channel`. */
+export function upOptions(): Promise<Set<string>> {
+  upFlags ??= new Promise((resolve, reject) => {
+    execFile(process.execPath, [BIN, "up", "--help"], { cwd: ROOT }, (err, stdout) =>
+      err ? reject(err) : resolve(new Set(stdout.match(/--[a-z][a-z-]+/g) ?? [])),
+    );
+  });
+  return upFlags;
+}
+
 /** `agent-relay up` for one agent. Resolves once it prints its public URL. */
 export async function startUp(
   home: string,
   name: string,
   relayPort: number,
   targetPort: number,
+  extra: string[] = [],
 ): Promise<{ proc: Proc; url: string; host: string }> {
   const proc = new Proc(
     "peer",
@@ -175,6 +188,7 @@ export async function startUp(
         `http://127.0.0.1:${targetPort}`,
         "--log-level",
         "warn",
+        ...extra,
       ],
       { AGENT_RELAY_HOME: home },
     ),

@@ -82,10 +82,10 @@ export function markdown(r: Report): string {
     "",
     "## Parameters",
     "",
-    ...r.scenarios.map(
-      (s) =>
-        `- ${s.n} ${s.id}: \`${JSON.stringify(s.params)}\`, ${s.reps} repetitions, ${Math.round(s.seconds)} s`,
-    ),
+    ...r.scenarios.map((s) => {
+      const setup = Object.keys(s.setup).length > 0 ? `, set-up \`${JSON.stringify(s.setup)}\`` : "";
+      return `- ${s.n} ${s.id}: \`${JSON.stringify(s.params)}\`${setup}, ${s.reps} repetitions, ${Math.round(s.seconds)} s`;
+    }),
     "",
   ].join("\n");
 }

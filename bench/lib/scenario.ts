@@ -9,6 +9,8 @@ export interface ScenarioContext {
   reps: number;
   /** Reports a step of this scenario (shown with the elapsed time). */
   step(text: string): void;
+  /** Records how the scenario was set up (options the build accepted), kept in the results. */
+  record(key: string, value: unknown): void;
 }
 
 export interface Scenario<P extends object = object> {
@@ -30,6 +32,8 @@ export interface ScenarioResult {
   /** Why it was skipped, or the error it failed with. */
   note?: string;
   params: object;
+  /** Set-up details the scenario recorded, such as the secure-channel mode. */
+  setup: Record<string, unknown>;
   reps: number;
   seconds: number;
   figures: Figure[];

@@ -56,20 +56,31 @@ export async function runSuite(o: SuiteOptions): Promise<{ report: Report; json:
       title: s.title,
       status: "ok",
       params,
+      setup: {},
       reps,
       seconds: 0,
       figures: [],
     };
     o.progress.step(name, "starting");
     try {
-      const out = await s.run({ mode: o.mode, reps, step: (text) => o.progress.step(name, text) }, params);
+      const out = await s.run(
+        {
+          mode: o.mode,
+          reps,
+          step: (text) => o.progress.step(name, text),
+          record: (key, value) => {
+            result.setup[key] = value;
+          },
+        },
+        params,
+      );
       if ("skipped" in out) {
         result.status = "skipped";
         result.note = out.skipped;
       } else result.figures = out;
     } catch (err) {
       result.status = "failed";
-      result.note = (err as Error).message.split("\n")[0]!.slice(0, 300);
+      result.note = (err as Error).message.replace(/\s+/g, " ").slice(0, 600);
     } finally {
       await stopAll();
     }

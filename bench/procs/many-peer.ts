@@ -17,6 +17,7 @@ interface OpenJob {
   /** Tunnels connecting at once. */
   concurrency: number;
   timeoutMs: number;
+  secureChannel: "never" | "always";
 }
 
 const log = pino({ level: "silent" });
@@ -72,6 +73,7 @@ async function open(job: OpenJob): Promise<{ hosts: string[]; seconds: number; c
         // No periodic end-to-end probe: from thousands of tunnels it would be background load on the
         // relay during the measurements. The scenarios check serving with their own requests.
         probe: false,
+        secureChannel: job.secureChannel,
       });
       tunnels.push(t);
       track(t);

@@ -21,6 +21,7 @@ export const addedLatency: Scenario<AddedLatencyParams> = {
   },
   async run(ctx, p) {
     const env = await startTunnelEnv();
+    ctx.record("secureChannel", env.setup.secureChannel);
     const figs = new FigureSet();
     const job = (via: "direct" | "tunnel", durationS: number) => {
       const t = via === "direct" ? env.direct : env.tunnel;

@@ -44,9 +44,15 @@ export const manyStreams: Scenario<ManyStreamsParams> = {
     smoke: { streams: 50, holdMs: 200, maxConnecting: 16 },
   },
   async run(ctx, p) {
-    // The relay's per-tunnel stream limit (default 4096) is a setting users can raise; raise it so
-    // the burst measures the tunnel. The peer's own limit has no setting in `up`.
-    const env = await startTunnelEnv(["--max-streams", String(p.streams)]);
+    // The relay's per-tunnel stream limit (default 4096) and the peer's in-flight limit (default
+    // 1024) are settings users can raise; raise both so the burst measures the tunnel.
+    const env = await startTunnelEnv({
+      relayArgs: ["--max-streams", String(p.streams)],
+      maxInFlight: p.streams,
+    });
+    ctx.record("secureChannel", env.setup.secureChannel);
+    ctx.record("relayMaxStreams", p.streams);
+    ctx.record("peerMaxInFlight", env.setup.peerMaxInFlight);
     const figs = new FigureSet();
     try {
       figs.add("idle relay RSS", "MiB", "lower", rssBytes(env.relay.pid) / MiB);

@@ -41,6 +41,7 @@ export const manyTunnels: Scenario<ManyTunnelsParams> = {
   },
   async run(ctx, p) {
     const figs = new FigureSet();
+    ctx.record("secureChannel", "never");
     for (let rep = 0; rep < ctx.reps; rep++) {
       const started: Proc[] = [];
       try {
@@ -65,6 +66,7 @@ export const manyTunnels: Scenario<ManyTunnelsParams> = {
           target: `http://127.0.0.1:${local.port}`,
           count: p.tunnels,
           concurrency: p.concurrency,
+          secureChannel: "never",
           timeoutMs: 120_000 + p.tunnels * 50,
         });
         if (open.connected !== p.tunnels)

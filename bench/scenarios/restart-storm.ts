@@ -29,6 +29,7 @@ export const restartStorm: Scenario<RestartStormParams> = {
   },
   async run(ctx, p) {
     const figs = new FigureSet();
+    ctx.record("secureChannel", "never");
     const started: Proc[] = [];
     try {
       const local = await startLocalServer();
@@ -46,6 +47,7 @@ export const restartStorm: Scenario<RestartStormParams> = {
         target: `http://127.0.0.1:${local.port}`,
         count: p.tunnels,
         concurrency: p.concurrency,
+        secureChannel: "never",
         timeoutMs: p.deadlineMs,
       });
       if (open.connected !== p.tunnels)
