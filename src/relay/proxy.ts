@@ -69,12 +69,16 @@ export function writeAnswerHead(res: PublicResponse, answer: IncomingMessage): v
   writeHead(res, answer.statusCode ?? 502, forwardResponseHeaders(answer.rawHeaders), answer.statusMessage);
 }
 
-/** Streams the answer's body and trailers to the public client, counting bytes. */
+/**
+ * Streams the answer's body and trailers to the public client, counting bytes; `relayed` runs once
+ * the whole answer is handed over, `cut` if the tunnel dies first.
+ */
 export function pipeAnswer(
   answer: IncomingMessage,
   res: PublicResponse,
   ex: Exchange,
   cut: () => void,
+  relayed: () => void = () => {},
 ): void {
   answer.on("data", (c: Buffer) => {
     ex.bytesOut += c.byteLength;
@@ -82,6 +86,7 @@ export function pipeAnswer(
   answer.pipe(res as NodeJS.WritableStream, { end: false });
   answer.on("end", () => {
     if (answer.rawTrailers.length > 0) res.addTrailers(answer.trailers);
+    relayed();
     res.end();
   });
   answer.on("aborted", cut);
@@ -101,6 +106,7 @@ export function proxyRequest(
   const upstream = upstreamRequest(req, stream, req.method ?? "GET", headers);
   let firstByte: NodeJS.Timeout | undefined;
   let over = false;
+  let relayed = false;
   const end = () => {
     over = true;
     clearTimeout(firstByte);
@@ -127,16 +133,24 @@ export function proxyRequest(
     } catch {
       return abort("bad_response"); // say, a duplicate single-value header HTTP/2 cannot carry
     }
-    pipeAnswer(answer, res, ex, () => abort("tunnel_error"));
+    pipeAnswer(
+      answer,
+      res,
+      ex,
+      () => abort("tunnel_error"),
+      () => {
+        relayed = true;
+      },
+    );
   });
   upstream.on("error", () => abort("tunnel_error"));
-  res.on("finish", end);
+  // (An HTTP/2 response emits "finish" even when the client reset the stream: only "close" and
+  // our own record of a relayed answer tell the two apart.)
   res.on("close", () => {
     // The client went away before the answer was complete, or the answer came before the whole
     // request went out: reset the stream so the local server sees its socket close.
-    const finished = over;
     end();
-    if (!finished || !upstream.writableFinished) {
+    if (!relayed || !upstream.writableFinished) {
       upstream.destroy();
       stream.destroy();
     }
