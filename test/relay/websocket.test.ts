@@ -205,7 +205,7 @@ describe("WebSocket over HTTP/2 (RFC 8441)", () => {
     expect(status).toBe(200);
     expect(wss.clients.size).toBe(1);
 
-    let buf = Buffer.alloc(0);
+    let buf: Buffer = Buffer.alloc(0);
     const received: Array<{ opcode: number; payload: Buffer }> = [];
     stream.on("data", (c: Buffer) => {
       const parsed = parseFrames(Buffer.concat([buf, c]));
