@@ -7,7 +7,7 @@ import { execFile, execFileSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { connect as h2connect } from "node:http2";
-import { request } from "node:https";
+import { Agent as HttpsAgent, request } from "node:https";
 import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import { afterEach, describe, expect, it } from "vitest";
@@ -103,15 +103,13 @@ describe("TLS on the public port", () => {
     const host = url.host;
 
     // HTTP/1.1 by ALPN.
-    const viaH1 = await new Promise<{ alpn: string | false; body: string }>((resolve, reject) => {
+    const viaH1 = await new Promise<{ alpn: string | false | null; body: string }>((resolve, reject) => {
       const req = request(
         {
           host: "127.0.0.1",
           port,
           path: "/one",
-          servername: url.hostname,
-          ca: a.pem,
-          ALPNProtocols: ["http/1.1"],
+          agent: new HttpsAgent({ ALPNProtocols: ["http/1.1"], servername: url.hostname, ca: a.pem }),
           headers: { host },
         },
         (res) => {
