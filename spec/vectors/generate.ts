@@ -1,9 +1,19 @@
 /**
  * Writes the JSON test vectors in this folder from spec/PROTOCOL.md alone: every byte is assembled
  * here by hand, and viem (`privateKeyToAccount` + `signMessage`) is the reference for keys, digests
- * and signatures. Nothing is imported from src/, so the vectors are independent of the code they
+ * and signatures. The Noise XX handshake is written out here from the Noise specification (rev 34)
+ * with node:crypto's X25519, ChaCha20-Poly1305, SHA-256 and HMAC. Nothing is imported from src/, so the vectors are independent of the code they
  * check (test/protocol/vectors.test.ts). Run: npx tsx spec/vectors/generate.ts
  */
+import {
+  createCipheriv,
+  createHash,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  type KeyObject,
+} from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -480,6 +490,239 @@ const yamux = {
   ],
 };
 
+// --- noise.json: the secure channel, with fixed keys -------------------------------------------
+
+/** X25519 keys from raw 32-byte private keys (PKCS#8 / SPKI wrappers of RFC 8410). */
+const PKCS8_X25519 = Buffer.from("302e020100300506032b656e04220420", "hex");
+const SPKI_X25519 = Buffer.from("302a300506032b656e032100", "hex");
+const x25519Private = (raw: Uint8Array): KeyObject =>
+  createPrivateKey({ key: Buffer.concat([PKCS8_X25519, raw]), format: "der", type: "pkcs8" });
+const x25519Public = (raw: Uint8Array): KeyObject =>
+  createPublicKey({ key: Buffer.concat([SPKI_X25519, raw]), format: "der", type: "spki" });
+const publicOf = (raw: Uint8Array): Uint8Array =>
+  new Uint8Array(createPublicKey(x25519Private(raw)).export({ format: "der", type: "spki" }).subarray(12));
+const dh = (priv: Uint8Array, pub: Uint8Array): Uint8Array =>
+  new Uint8Array(diffieHellman({ privateKey: x25519Private(priv), publicKey: x25519Public(pub) }));
+const sha256 = (...parts: Uint8Array[]): Uint8Array => {
+  const h = createHash("sha256");
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest());
+};
+const hmac = (key: Uint8Array, ...parts: Uint8Array[]): Uint8Array => {
+  const h = createHmac("sha256", key);
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest());
+};
+/** Noise HKDF with two outputs. */
+function hkdf2(ck: Uint8Array, ikm: Uint8Array): [Uint8Array, Uint8Array] {
+  const temp = hmac(ck, ikm);
+  const out1 = hmac(temp, u8(1));
+  return [out1, hmac(temp, out1, u8(2))];
+}
+/** ChaCha20-Poly1305 with the Noise nonce: 4 zero bytes, then the counter as 64-bit little-endian. */
+function seal(k: Uint8Array, n: number, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  const nonce = Buffer.alloc(12);
+  nonce.writeBigUInt64LE(BigInt(n), 4);
+  const c = createCipheriv("chacha20-poly1305", k, nonce, { authTagLength: 16 });
+  c.setAAD(ad, { plaintextLength: plaintext.byteLength });
+  return cat(c.update(plaintext), c.final(), c.getAuthTag());
+}
+
+const NOISE_NAME = "Noise_XX_25519_ChaChaPoly_SHA256";
+const PROLOGUE = "agent-relay.v1+noise";
+const fixedKey = (label: string) => sha256(utf8(`agent-relay spec vector: ${label}`));
+const keys = {
+  peerStatic: fixedKey("peer static"),
+  peerEphemeral: fixedKey("peer ephemeral"),
+  relayStatic: fixedKey("relay static"),
+  relayEphemeral: fixedKey("relay ephemeral"),
+};
+
+/** The XX handshake of the Noise spec, both roles in one transcript (so one h, one ck, one k). */
+function xx() {
+  let h = utf8(NOISE_NAME); // exactly 32 bytes: h = the name, no hashing
+  let ck = h;
+  let k: Uint8Array | undefined;
+  let n = 0;
+  const mixHash = (data: Uint8Array) => {
+    h = sha256(h, data);
+  };
+  const mixKey = (ikm: Uint8Array) => {
+    [ck, k] = hkdf2(ck, ikm);
+    n = 0;
+  };
+  const encryptAndHash = (p: Uint8Array): Uint8Array => {
+    const c = k ? seal(k, n++, h, p) : p;
+    mixHash(c);
+    return c;
+  };
+  const ie = publicOf(keys.peerEphemeral);
+  const is = publicOf(keys.peerStatic);
+  const re = publicOf(keys.relayEphemeral);
+  const rs = publicOf(keys.relayStatic);
+  const empty = new Uint8Array(0);
+  mixHash(utf8(PROLOGUE));
+  // -> e
+  mixHash(ie);
+  const message1 = cat(ie, encryptAndHash(empty));
+  // <- e, ee, s, es
+  mixHash(re);
+  mixKey(dh(keys.relayEphemeral, ie));
+  const sCipher = encryptAndHash(rs);
+  mixKey(dh(keys.relayStatic, ie));
+  const message2 = cat(re, sCipher, encryptAndHash(empty));
+  // -> s, se
+  const sCipher3 = encryptAndHash(is);
+  mixKey(dh(keys.peerStatic, re));
+  const message3 = cat(sCipher3, encryptAndHash(empty));
+  const [k1, k2] = hkdf2(ck, empty);
+  return { message1, message2, message3, handshakeHash: h, k1, k2 };
+}
+
+const hs = xx();
+const NOISE_ORIGIN = "ws://relay.example.com:8080";
+const noiseText = `${message(NOISE_ORIGIN, agent.address, NONCE, TIMESTAMP)}\nChannel: 0x${hex(hs.handshakeHash)}`;
+const noiseSignature = hexToBytes(await agent.signMessage({ message: noiseText }));
+const noiseUrl = `http://${agent.address.slice(2).toLowerCase()}.relay.example.com:8080`;
+const plainSignature = hexToBytes(
+  await agent.signMessage({ message: message(NOISE_ORIGIN, agent.address, NONCE, TIMESTAMP) }),
+);
+const otherHash = sha256(utf8("another handshake"));
+const otherChannelSignature = hexToBytes(
+  await agent.signMessage({
+    message: `${message(NOISE_ORIGIN, agent.address, NONCE, TIMESTAMP)}\nChannel: 0x${hex(otherHash)}`,
+  }),
+);
+const noiseChallenge = challenge(1, NONCE, RELAY_TIME_MS);
+const noiseAuth = auth({ origin: utf8(NOISE_ORIGIN), signature: noiseSignature, publicKey });
+const noiseAuthOk = authOk(noiseUrl, 4096, 15000, 1048576);
+const flip = (b: Uint8Array, at: number): Uint8Array => {
+  const out = b.slice();
+  out[at]! ^= 0x01;
+  return out;
+};
+
+const noise = {
+  description:
+    "The secure channel (spec/PROTOCOL.md, 'Secure channel'): a Noise XX handshake with fixed keys " +
+    "(real peers and relays draw every key at random), the transport messages that follow it, and the " +
+    "login bound to the handshake hash. Written from the Noise specification with node:crypto; keys " +
+    "are raw 32-byte X25519 keys, `k1` encrypts peer -> relay and `k2` relay -> peer.",
+  protocolName: NOISE_NAME,
+  prologue: PROLOGUE,
+  prologueHex: toHex(utf8(PROLOGUE)),
+  keys: {
+    peerStatic: { private: toHex(keys.peerStatic), public: toHex(publicOf(keys.peerStatic)) },
+    peerEphemeral: { private: toHex(keys.peerEphemeral), public: toHex(publicOf(keys.peerEphemeral)) },
+    relayStatic: { private: toHex(keys.relayStatic), public: toHex(publicOf(keys.relayStatic)) },
+    relayEphemeral: { private: toHex(keys.relayEphemeral), public: toHex(publicOf(keys.relayEphemeral)) },
+  },
+  handshake: {
+    message1: toHex(hs.message1),
+    message2: toHex(hs.message2),
+    message3: toHex(hs.message3),
+    handshakeHash: toHex(hs.handshakeHash),
+    k1: toHex(hs.k1),
+    k2: toHex(hs.k2),
+  },
+  login: {
+    origin: NOISE_ORIGIN,
+    nonce: `0x${hex(NONCE)}`,
+    timestamp: TIMESTAMP,
+    message: noiseText,
+    digest: hashMessage(noiseText),
+    signature: toHex(noiseSignature),
+    relayContext: { allowedOrigins: [NOISE_ORIGIN], nowS: TIMESTAMP, maxSkewS: MAX_SKEW_S },
+  },
+  transport: [
+    { sender: "relay", key: "k2", n: 0, name: "CHALLENGE", plaintext: toHex(noiseChallenge) },
+    { sender: "peer", key: "k1", n: 0, name: "AUTH (with public key)", plaintext: toHex(noiseAuth) },
+    { sender: "relay", key: "k2", n: 1, name: "AUTH_OK", plaintext: toHex(noiseAuthOk) },
+  ].map((m) => ({
+    ...m,
+    ciphertext: toHex(
+      seal(m.key === "k1" ? hs.k1 : hs.k2, m.n, new Uint8Array(0), hexToBytes(m.plaintext as Hex)),
+    ),
+  })),
+  badHandshakes: [
+    {
+      name: "message 1 shorter than a key",
+      step: "relay reads message 1",
+      message1: toHex(hs.message1.subarray(0, 31)),
+      expect: "secure_channel_error",
+      closeCode: 4105,
+    },
+    {
+      name: "message 1 carries a low-order key (all zeros): the relay's ee DH gives zero",
+      step: "relay writes message 2",
+      message1: toHex(new Uint8Array(32)),
+      expect: "secure_channel_error",
+      closeCode: 4105,
+    },
+    {
+      name: "message 3 with one bit flipped in the encrypted static key",
+      step: "relay reads message 3",
+      message3: toHex(flip(hs.message3, 5)),
+      expect: "secure_channel_error",
+      closeCode: 4105,
+    },
+    {
+      name: "message 3 with one bit flipped in the payload tag",
+      step: "relay reads message 3",
+      message3: toHex(flip(hs.message3, 63)),
+      expect: "secure_channel_error",
+      closeCode: 4105,
+    },
+    {
+      name: "message 2 with one bit flipped in the relay's encrypted static key",
+      step: "peer reads message 2",
+      message2: toHex(flip(hs.message2, 40)),
+      expect: "secure_channel_error",
+      closeCode: 4105,
+    },
+  ],
+  badTransport: [
+    {
+      name: "AUTH with one bit flipped in its ciphertext",
+      key: "k1",
+      n: 0,
+      ciphertext: toHex(flip(seal(hs.k1, 0, new Uint8Array(0), noiseAuth), 10)),
+      expect: "secure_channel_error",
+      closeCode: 4105,
+    },
+    {
+      name: "AUTH encrypted under the counter of a later message (n = 1 where 0 is due)",
+      key: "k1",
+      n: 0,
+      ciphertext: toHex(seal(hs.k1, 1, new Uint8Array(0), noiseAuth)),
+      expect: "secure_channel_error",
+      closeCode: 4105,
+    },
+    {
+      name: "AUTH encrypted with the relay's direction key",
+      key: "k1",
+      n: 0,
+      ciphertext: toHex(seal(hs.k2, 0, new Uint8Array(0), noiseAuth)),
+      expect: "secure_channel_error",
+      closeCode: 4105,
+    },
+  ],
+  badLogins: [
+    {
+      name: "signed without the Channel line (a plain-connection login) inside the channel",
+      auth: toHex(auth({ origin: utf8(NOISE_ORIGIN), signature: plainSignature, publicKey })),
+      expect: "bad_signature",
+      closeCode: 4002,
+    },
+    {
+      name: "bound to another handshake's hash",
+      auth: toHex(auth({ origin: utf8(NOISE_ORIGIN), signature: otherChannelSignature, publicKey })),
+      expect: "bad_signature",
+      closeCode: 4002,
+    },
+  ],
+};
+
 // --- errors.json: the code tables -------------------------------------------------------------
 
 const errors = {
@@ -500,6 +743,7 @@ const errors = {
     keepalive_timeout: 4102,
     limit_exceeded: 4103,
     internal_error: 4104,
+    secure_channel_error: 4105,
   },
   doNotReconnect: ["bad_signature", "wrong_origin", "address_mismatch", "superseded"],
   goAwayCodes: { normal: 0, protocol_error: 1, internal_error: 2, restarting: 3, superseded: 4 },
@@ -515,6 +759,14 @@ const errors = {
     bad_response: 502,
     tunnel_busy: 503,
     peer_busy: 503,
+    request_timeout: 408,
+    body_too_large: 413,
+    rate_limited: 429,
+    connect_rate_limited: 429,
+    too_many_pending: 429,
+    draining: 503,
+    gateway_timeout: 504,
+    idle_timeout: 504,
   },
 };
 
@@ -526,4 +778,5 @@ function write(name: string, value: unknown): void {
 write("auth.json", authVector);
 write("auth-verdicts.json", verdicts);
 write("yamux.json", yamux);
+write("noise.json", noise);
 write("errors.json", errors);

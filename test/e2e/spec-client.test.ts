@@ -14,6 +14,7 @@ afterEach(cleanup);
 // --- Constants from the spec ----------------------------------------------------------------
 
 const SUBPROTOCOL = "agent-relay.v1";
+const SUBPROTOCOL_NOISE = "agent-relay.v1+noise";
 const TUNNEL_PATH = "/v1/tunnel";
 const DATA = 0;
 const WINDOW_UPDATE = 1;
@@ -369,8 +370,8 @@ describe("the relay's refusals, as the spec lists them", () => {
       req.end();
     });
     expect(status).toMatchObject({ status: 426, body: '{"error":"unsupported_protocol"}' });
-    // The relay lists every subprotocol it speaks; the plain one must be among them.
-    expect(status.offered?.split(",").map((p) => p.trim())).toContain(SUBPROTOCOL);
+    // The relay lists every subprotocol it speaks, comma-separated, the preferred one first.
+    expect(status.offered?.split(",").map((p) => p.trim())).toEqual([SUBPROTOCOL_NOISE, SUBPROTOCOL]);
   });
 
   it("1003 for a text message", async () => {

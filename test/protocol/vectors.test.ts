@@ -1,6 +1,7 @@
 /**
  * Every vector in spec/vectors/ against the code: message builder, digest, signer, codecs, verifier,
- * yamux header codec and session checks, and the error tables (including the one in PROTOCOL.md).
+ * the Noise handshake and transport, yamux header codec and session checks, and the error tables
+ * (including the one in PROTOCOL.md).
  * The vectors are generated independently of src/ (spec/vectors/generate.ts).
  */
 import { readFileSync } from "node:fs";
@@ -23,8 +24,9 @@ import {
   parseAddress,
 } from "../../src/protocol/auth-message.ts";
 import { type AuthVerdict, verifyAuth } from "../../src/protocol/auth-verify.ts";
-import { MAX_CLOCK_SKEW_S, PROTOCOL_VERSION } from "../../src/protocol/constants.ts";
+import { MAX_CLOCK_SKEW_S, PROTOCOL_VERSION, SUBPROTOCOL_NOISE } from "../../src/protocol/constants.ts";
 import { CLOSE_CODES, type CloseReason, FATAL_CLOSE_CODES, HTTP_ERRORS } from "../../src/protocol/errors.ts";
+import { CipherState, NoiseError, noiseCrypto, XXHandshake } from "../../src/transport/noise.ts";
 import { decodeHeader, encodeHeader, GoAwayCode } from "../../src/yamux/frame.ts";
 import { Session, type SessionClosedError } from "../../src/yamux/session.ts";
 
@@ -96,6 +98,59 @@ interface ErrorVectors {
   http: Record<string, number>;
 }
 
+interface KeyVector {
+  private: string;
+  public: string;
+}
+
+interface NoiseVectors {
+  protocolName: string;
+  prologue: string;
+  prologueHex: string;
+  keys: Record<"peerStatic" | "peerEphemeral" | "relayStatic" | "relayEphemeral", KeyVector>;
+  handshake: Record<"message1" | "message2" | "message3" | "handshakeHash" | "k1" | "k2", string>;
+  login: {
+    origin: string;
+    nonce: string;
+    timestamp: number;
+    message: string;
+    digest: string;
+    signature: string;
+    relayContext: { allowedOrigins: string[]; nowS: number; maxSkewS: number };
+  };
+  transport: Array<{
+    sender: "relay" | "peer";
+    key: "k1" | "k2";
+    n: number;
+    name: string;
+    plaintext: string;
+    ciphertext: string;
+  }>;
+  badHandshakes: Array<{
+    name: string;
+    step:
+      | "relay reads message 1"
+      | "relay writes message 2"
+      | "relay reads message 3"
+      | "peer reads message 2";
+    message1?: string;
+    message2?: string;
+    message3?: string;
+    expect: CloseReason;
+    closeCode: number;
+  }>;
+  badTransport: Array<{
+    name: string;
+    key: "k1" | "k2";
+    n: number;
+    ciphertext: string;
+    expect: CloseReason;
+    closeCode: number;
+  }>;
+  badLogins: Array<{ name: string; auth: string; expect: CloseReason; closeCode: number }>;
+}
+
+const crypto = await noiseCrypto();
 const v = load<AuthVector>("auth.json");
 const fields = {
   origin: v.origin,
@@ -237,6 +292,146 @@ describe("auth-verdicts.json: the relay's answer to each AUTH", () => {
         }
       })();
       expect(outcome, c.name).toBe(c.expect);
+    }
+  });
+});
+
+describe("noise.json: the secure channel with fixed keys", () => {
+  const nv = load<NoiseVectors>("noise.json");
+  const key = (k: KeyVector) => ({ privateKey: bytes(k.private), publicKey: bytes(k.public) });
+  const peer = () =>
+    new XXHandshake(true, crypto, {
+      staticKey: key(nv.keys.peerStatic),
+      ephemeralKey: key(nv.keys.peerEphemeral),
+    });
+  const relay = () =>
+    new XXHandshake(false, crypto, {
+      staticKey: key(nv.keys.relayStatic),
+      ephemeralKey: key(nv.keys.relayEphemeral),
+    });
+  const h = nv.handshake;
+
+  /** Both roles through the whole handshake, checking every message against the vectors. */
+  function handshake(): { p: XXHandshake; r: XXHandshake } {
+    const p = peer();
+    const r = relay();
+    const m1 = p.writeMessage();
+    expect(hex(m1)).toBe(h.message1);
+    expect(r.readMessage(m1).byteLength).toBe(0);
+    const m2 = r.writeMessage();
+    expect(hex(m2)).toBe(h.message2);
+    expect(p.readMessage(m2).byteLength).toBe(0);
+    const m3 = p.writeMessage();
+    expect(hex(m3)).toBe(h.message3);
+    expect(r.readMessage(m3).byteLength).toBe(0);
+    return { p, r };
+  }
+
+  it("names the protocol and prologue the code uses, and the keys are X25519 pairs", () => {
+    expect(nv.protocolName).toBe("Noise_XX_25519_ChaChaPoly_SHA256");
+    expect(nv.prologue).toBe(SUBPROTOCOL_NOISE);
+    expect(hex(new TextEncoder().encode(nv.prologue))).toBe(nv.prologueHex);
+    for (const k of Object.values(nv.keys)) {
+      expect(hex(crypto.generateX25519KeyPairFromSeed(bytes(k.private)).publicKey)).toBe(k.public);
+    }
+  });
+
+  it("runs the handshake byte for byte: messages of 32, 96 and 64 bytes, one handshake hash", () => {
+    const { p, r } = handshake();
+    expect([h.message1, h.message2, h.message3].map((m) => bytes(m).byteLength)).toEqual([32, 96, 64]);
+    expect(p.complete && r.complete).toBe(true);
+    expect(hex(p.handshakeHash)).toBe(h.handshakeHash);
+    expect(hex(r.handshakeHash)).toBe(h.handshakeHash);
+    expect(hex(p.remoteStaticKey!)).toBe(nv.keys.relayStatic.public);
+    expect(hex(r.remoteStaticKey!)).toBe(nv.keys.peerStatic.public);
+  });
+
+  it("encrypts and decrypts the transport messages: k1 peer → relay, k2 relay → peer, counters from 0", () => {
+    const { p, r } = handshake();
+    const ps = p.split();
+    const rs = r.split();
+    const k = { k1: new CipherState(crypto, bytes(h.k1)), k2: new CipherState(crypto, bytes(h.k2)) };
+    const empty = new Uint8Array(0);
+    for (const m of nv.transport) {
+      const [send, recv] = m.sender === "peer" ? [ps.send, rs.recv] : [rs.send, ps.recv];
+      expect(hex(send.encryptWithAd(empty, bytes(m.plaintext))), m.name).toBe(m.ciphertext);
+      expect(hex(recv.decryptWithAd(empty, bytes(m.ciphertext))), m.name).toBe(m.plaintext);
+      expect(hex(k[m.key].encryptWithAd(empty, bytes(m.plaintext))), `${m.name} with ${m.key}`).toBe(
+        m.ciphertext,
+      );
+    }
+  });
+
+  it("binds the login to the handshake hash: the Channel line, digest, signature and verdict", () => {
+    const l = nv.login;
+    const text = buildAuthMessage({
+      origin: l.origin,
+      address: fields.address,
+      nonce: bytes(l.nonce),
+      timestamp: l.timestamp,
+      channelBinding: bytes(h.handshakeHash),
+    });
+    expect(text).toBe(l.message);
+    expect(text.split("\n").at(-1)).toBe(`Channel: ${h.handshakeHash}`);
+    expect(hex(eip191Digest(text))).toBe(l.digest);
+    expect(hex(AgentIdentity.fromHex(v.privateKey).signMessage(text))).toBe(l.signature);
+    const authBytes = bytes(nv.transport.find((m) => m.name.startsWith("AUTH "))!.plaintext);
+    const ctx = {
+      expectedNonce: bytes(l.nonce),
+      allowedOrigins: new Set(l.relayContext.allowedOrigins),
+      nowS: l.relayContext.nowS,
+      maxSkewS: l.relayContext.maxSkewS,
+    };
+    const req = decodeAuth(authBytes);
+    expect(hex(req.signature)).toBe(l.signature);
+    expect(verifyAuth(req, { ...ctx, channelBinding: bytes(h.handshakeHash) })).toEqual({
+      ok: true,
+      address: fields.address,
+    });
+    // The same AUTH on a plain connection: the relay rebuilds the text without the Channel line.
+    const plain = verifyAuth(req, ctx);
+    expect(plain.ok ? "ok" : plain.reason).toBe("bad_signature");
+    for (const b of nv.badLogins) {
+      const verdict = verifyAuth(decodeAuth(bytes(b.auth)), {
+        ...ctx,
+        channelBinding: bytes(h.handshakeHash),
+      });
+      expect(verdict.ok ? "ok" : verdict.reason, b.name).toBe(b.expect);
+      expect(CLOSE_CODES[b.expect], b.name).toBe(b.closeCode);
+    }
+  });
+
+  it("fails every bad handshake message (the relay closes with 4105)", () => {
+    for (const b of nv.badHandshakes) {
+      expect(CLOSE_CODES[b.expect], b.name).toBe(b.closeCode);
+      const attempt = (): void => {
+        if (b.step === "relay reads message 1") relay().readMessage(bytes(b.message1!));
+        else if (b.step === "relay writes message 2") {
+          const r = relay();
+          r.readMessage(bytes(b.message1!));
+          r.writeMessage();
+        } else if (b.step === "relay reads message 3") {
+          const r = relay();
+          const p = peer();
+          r.readMessage(p.writeMessage());
+          p.readMessage(r.writeMessage());
+          r.readMessage(bytes(b.message3!));
+        } else {
+          const p = peer();
+          p.writeMessage();
+          p.readMessage(bytes(b.message2!));
+        }
+      };
+      expect(attempt, b.name).toThrow();
+    }
+  });
+
+  it("fails every bad transport message", () => {
+    for (const b of nv.badTransport) {
+      expect(CLOSE_CODES[b.expect], b.name).toBe(b.closeCode);
+      const c = new CipherState(crypto, bytes(h[b.key]));
+      for (let i = 0; i < b.n; i++) c.encryptWithAd(new Uint8Array(0), new Uint8Array(0));
+      expect(() => c.decryptWithAd(new Uint8Array(0), bytes(b.ciphertext)), b.name).toThrow(NoiseError);
     }
   });
 });
