@@ -58,15 +58,22 @@ export async function startTunnelEnv(o: EnvOptions = {}): Promise<TunnelEnv> {
   }
   const started: Proc[] = [];
   try {
-    const local = await startLocalServer();
-    started.push(local.proc);
-    const relay = await startRelay(0, o.relayArgs ?? []);
-    started.push(relay.proc);
-    await createAgent(home.path, "bench");
-    const peer = await startUp(home.path, "bench", relay.port, local.port, upArgs);
-    started.push(peer.proc);
+    // Everything but the peer starts at once; the peer needs the relay, the server and the agent.
     const load = startLoadWorker();
     started.push(load);
+    const keep = <T extends { proc: Proc }>(p: Promise<T>) =>
+      p.then((x) => {
+        started.push(x.proc);
+        return x;
+      });
+    const [local, relay] = await Promise.all([
+      keep(startLocalServer()),
+      keep(startRelay(0, o.relayArgs ?? [])),
+      createAgent(home.path, "bench"),
+      load.ready,
+    ]);
+    const peer = await startUp(home.path, "bench", relay.port, local.port, upArgs);
+    started.push(peer.proc);
     return {
       local: local.proc,
       relay: relay.proc,
