@@ -12,7 +12,7 @@ import { checksumAddress, toHex } from "../protocol/auth-message.ts";
 import { verifyAuth } from "../protocol/auth-verify.ts";
 import { NONCE_BYTES, PROTOCOL_VERSION, SUBPROTOCOL, SUBPROTOCOL_NOISE } from "../protocol/constants.ts";
 import { CLOSE_CODES, type CloseReason } from "../protocol/errors.ts";
-import { type Link, noiseLink, plainLink } from "../transport/link.ts";
+import { type Link, noiseLink, plainLink, processStaticKey } from "../transport/link.ts";
 import { sessionOverLink } from "../transport/ws-session.ts";
 import { GoAwayCode } from "../yamux/frame.ts";
 import type { RelayConfig } from "./config.ts";
@@ -107,7 +107,10 @@ export class TunnelEndpoint {
       }
     });
     const secure = ws.protocol === SUBPROTOCOL_NOISE;
-    const ready = secure ? noiseLink(ws, false) : Promise.resolve(plainLink(ws, config.maxMessageBytes));
+    // The link listens at once; the process's Noise key may still be loading.
+    const ready = secure
+      ? noiseLink(ws, false, processStaticKey())
+      : Promise.resolve(plainLink(ws, config.maxMessageBytes));
     ready.then(
       (link) => {
         link.onMessage((buf) => {

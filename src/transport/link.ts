@@ -5,7 +5,15 @@
  */
 import WebSocket from "ws";
 import { CLOSE_CODES } from "../protocol/errors.ts";
-import { type CipherState, MAX_NOISE_PLAINTEXT, NoiseError, noiseCrypto, XXHandshake } from "./noise.ts";
+import {
+  type CipherState,
+  type KeyPair,
+  MAX_NOISE_MESSAGE,
+  MAX_NOISE_PLAINTEXT,
+  NoiseError,
+  noiseCrypto,
+  XXHandshake,
+} from "./noise.ts";
 
 export interface Link {
   readonly ws: WebSocket;
@@ -112,14 +120,21 @@ class NoiseLink implements Link {
  * Runs the Noise XX handshake as the peer (initiator) or the relay (responder), then returns the
  * encrypted link. Rejects on a malformed handshake or a closed socket; the caller closes the socket.
  */
-export async function noiseLink(ws: WebSocket, initiator: boolean): Promise<Link> {
-  const crypto = await noiseCrypto();
-  const hs = new XXHandshake(initiator, crypto);
+export async function noiseLink(
+  ws: WebSocket,
+  initiator: boolean,
+  staticKey?: KeyPair | Promise<KeyPair>,
+): Promise<Link> {
+  // Listen first: the other side's first handshake message may arrive while the crypto loads.
   const inbox: Buffer[] = [];
   let wake: (() => void) | undefined;
   let closed = false;
   let link: NoiseLink | undefined;
   listen(ws, (buf) => {
+    if (buf.byteLength > MAX_NOISE_MESSAGE) {
+      ws.close(CLOSE_CODES.secure_channel_error, "secure_channel_error: message over 65535 bytes");
+      return;
+    }
     if (link) return link.receive(buf);
     inbox.push(buf);
     wake?.();
@@ -128,6 +143,9 @@ export async function noiseLink(ws: WebSocket, initiator: boolean): Promise<Link
     closed = true;
     wake?.();
   });
+  const crypto = await noiseCrypto();
+  const key = await staticKey;
+  const hs = new XXHandshake(initiator, crypto, key ? { staticKey: key } : {});
   const next = async (): Promise<Buffer> => {
     while (inbox.length === 0) {
       if (closed) throw new NoiseError("socket closed during the handshake");
@@ -152,4 +170,11 @@ export async function noiseLink(ws: WebSocket, initiator: boolean): Promise<Link
   // Anything that arrived right behind the last handshake message is already transport data.
   for (const buf of inbox.splice(0)) link.receive(buf);
   return link;
+}
+
+/** One static Noise key per process: generating it per connection costs a key pair each time. */
+let processKey: Promise<KeyPair> | undefined;
+export function processStaticKey(): Promise<KeyPair> {
+  processKey ??= noiseCrypto().then((c) => c.generateX25519KeyPair());
+  return processKey;
 }

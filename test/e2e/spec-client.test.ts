@@ -1,8 +1,19 @@
 /**
- * A tunnel peer written only from spec/PROTOCOL.md: raw `ws`, viem for signing, and a small yamux
- * frame reader and writer in this file. It imports nothing from src/peer or src/yamux, so it checks
- * that the document is enough to interoperate with the real relay.
+ * A tunnel peer written only from spec/PROTOCOL.md: raw `ws`, viem for signing, node:crypto for the
+ * Noise secure channel, and a small yamux frame reader and writer in this file. It imports nothing
+ * from src/peer, src/transport or src/yamux, so it checks that the document is enough to
+ * interoperate with the real relay, plain and inside the secure channel.
  */
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  type KeyObject,
+} from "node:crypto";
 import { request } from "node:http";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterEach, describe, expect, it } from "vitest";
@@ -71,6 +82,117 @@ class FrameReader {
   }
 }
 
+// --- The secure channel (Noise XX, spec "Secure channel") --------------------------------------
+
+/** How the peer sends and receives authentication and yamux bytes: as they are, or encrypted. */
+interface Channel {
+  send(data: Buffer): void;
+  /** Turns one received WebSocket message into plaintext (throws if it does not authenticate). */
+  open(data: Buffer): Buffer;
+  /** The handshake hash, for the Channel line; undefined on a plain connection. */
+  binding?: Buffer;
+}
+
+const plainChannel = (ws: WebSocket): Channel => ({ send: (d) => ws.send(d), open: (d) => d });
+
+const sha256 = (...parts: Buffer[]) => parts.reduce((h, p) => h.update(p), createHash("sha256")).digest();
+const hmac = (key: Buffer, ...parts: Buffer[]) =>
+  parts.reduce((h, p) => h.update(p), createHmac("sha256", key)).digest();
+
+function hkdf(ck: Buffer, ikm: Buffer): [Buffer, Buffer] {
+  const t = hmac(ck, ikm);
+  const a = hmac(t, Buffer.from([1]));
+  return [a, hmac(t, a, Buffer.from([2]))];
+}
+
+function nonce(n: number): Buffer {
+  const b = Buffer.alloc(12);
+  b.writeBigUInt64LE(BigInt(n), 4);
+  return b;
+}
+
+function seal(k: Buffer, n: number, ad: Buffer, plain: Buffer): Buffer {
+  const c = createCipheriv("chacha20-poly1305", k, nonce(n), { authTagLength: 16 });
+  c.setAAD(ad, { plaintextLength: plain.byteLength });
+  return Buffer.concat([c.update(plain), c.final(), c.getAuthTag()]);
+}
+
+function unseal(k: Buffer, n: number, ad: Buffer, sealed: Buffer): Buffer {
+  const d = createDecipheriv("chacha20-poly1305", k, nonce(n), { authTagLength: 16 });
+  d.setAAD(ad, { plaintextLength: sealed.byteLength - 16 });
+  d.setAuthTag(sealed.subarray(sealed.byteLength - 16));
+  return Buffer.concat([d.update(sealed.subarray(0, sealed.byteLength - 16)), d.final()]);
+}
+
+function x25519(): { priv: KeyObject; pub: Buffer } {
+  const { privateKey, publicKey } = generateKeyPairSync("x25519");
+  return { priv: privateKey, pub: publicKey.export({ format: "der", type: "spki" }).subarray(12) };
+}
+
+function dh(priv: KeyObject, pub: Buffer): Buffer {
+  const spki = Buffer.concat([Buffer.from("302a300506032b656e032100", "hex"), pub]);
+  return diffieHellman({
+    privateKey: priv,
+    publicKey: createPublicKey({ key: spki, format: "der", type: "spki" }),
+  });
+}
+
+/**
+ * The initiator's side of Noise_XX_25519_ChaChaPoly_SHA256 with the prologue "agent-relay.v1+noise"
+ * and empty payloads. `first` resolves with the relay's message 2; returns the channel.
+ */
+async function noiseChannel(ws: WebSocket, first: Promise<Buffer>): Promise<Channel> {
+  const empty = Buffer.alloc(0);
+  let h: Buffer = Buffer.from("Noise_XX_25519_ChaChaPoly_SHA256");
+  let ck: Buffer = h;
+  let k: Buffer | undefined;
+  let n = 0;
+  const mixHash = (d: Buffer) => {
+    h = sha256(h, d);
+  };
+  const mixKey = (ikm: Buffer) => {
+    [ck, k] = hkdf(ck, ikm);
+    n = 0;
+  };
+  const encryptAndHash = (p: Buffer) => {
+    const c = k ? seal(k, n++, h, p) : p;
+    mixHash(c);
+    return c;
+  };
+  const decryptAndHash = (c: Buffer) => {
+    const p = k ? unseal(k, n++, h, c) : c;
+    mixHash(c);
+    return p;
+  };
+  const s = x25519();
+  const e = x25519();
+  mixHash(Buffer.from(SUBPROTOCOL_NOISE));
+  // -> e
+  mixHash(e.pub);
+  ws.send(Buffer.concat([e.pub, encryptAndHash(empty)]));
+  // <- e, ee, s, es
+  const m2 = await first;
+  expect(m2.byteLength).toBe(96);
+  const re = m2.subarray(0, 32);
+  mixHash(re);
+  mixKey(dh(e.priv, re));
+  const rs = decryptAndHash(m2.subarray(32, 80));
+  mixKey(dh(e.priv, rs));
+  expect(decryptAndHash(m2.subarray(80)).byteLength).toBe(0);
+  // -> s, se
+  const sealedS = encryptAndHash(s.pub);
+  mixKey(dh(s.priv, re));
+  ws.send(Buffer.concat([sealedS, encryptAndHash(empty)]));
+  const [k1, k2] = hkdf(ck, empty);
+  let sent = 0;
+  let received = 0;
+  return {
+    binding: h,
+    send: (d) => ws.send(seal(k1, sent++, empty, d)),
+    open: (d) => unseal(k2, received++, empty, d),
+  };
+}
+
 // --- The peer -------------------------------------------------------------------------------
 
 interface Closed {
@@ -80,6 +202,7 @@ interface Closed {
 
 interface SpecPeer {
   ws: WebSocket;
+  channel: Channel;
   /** 40 lowercase hex digits: the host label. */
   label: string;
   publicUrl: string;
@@ -93,6 +216,10 @@ interface DialOptions {
   privateKey?: `0x${string}`;
   origin?: string;
   sendPublicKey?: boolean;
+  /** Run inside the Noise secure channel (subprotocol agent-relay.v1+noise). */
+  noise?: boolean;
+  /** Leave the Channel line out of the signed text even inside the secure channel. */
+  omitChannelLine?: boolean;
 }
 
 function u64(n: number): Buffer {
@@ -121,14 +248,30 @@ function closedOf(ws: WebSocket): Promise<Closed> {
 function dial(port: number, opts: DialOptions = {}): Promise<SpecPeer> {
   const account = privateKeyToAccount(opts.privateKey ?? generatePrivateKey());
   const origin = opts.origin ?? `ws://127.0.0.1:${port}`;
-  const ws = open(port);
+  const ws = open(port, [opts.noise ? SUBPROTOCOL_NOISE : SUBPROTOCOL]);
   const closed = closedOf(ws);
+  let channel: Channel | undefined = opts.noise ? undefined : plainChannel(ws);
+  let handshakeReply: (m: Buffer) => void = () => {};
+  if (opts.noise) {
+    const reply = new Promise<Buffer>((r) => {
+      handshakeReply = r;
+    });
+    ws.once("open", () => {
+      expect(ws.protocol).toBe(SUBPROTOCOL_NOISE);
+      noiseChannel(ws, reply).then(
+        (c) => {
+          channel = c;
+        },
+        () => ws.terminate(),
+      );
+    });
+  }
   const reader = new FrameReader();
   const frames: Frame[] = [];
   const waiters: Array<{ pred: (f: Frame) => boolean; resolve: (f: Frame) => void }> = [];
   const deliver = (f: Frame) => {
     // Answer pings at once, as the spec requires.
-    if (f.type === PING && f.flags & SYN) ws.send(frame(PING, ACK, 0, f.length));
+    if (f.type === PING && f.flags & SYN) channel!.send(frame(PING, ACK, 0, f.length));
     const i = waiters.findIndex((w) => w.pred(f));
     if (i === -1) frames.push(f);
     else waiters.splice(i, 1)[0]!.resolve(f);
@@ -138,8 +281,11 @@ function dial(port: number, opts: DialOptions = {}): Promise<SpecPeer> {
     closed.then((c) => {
       if (stage !== "yamux") reject(Object.assign(new Error(`closed ${c.code} ${c.reason}`), c));
     });
-    ws.on("message", async (data: Buffer, isBinary) => {
+    ws.on("message", async (raw: Buffer, isBinary) => {
       expect(isBinary).toBe(true);
+      if (!channel) return handshakeReply(raw);
+      const ch = channel;
+      const data = ch.open(raw);
       if (stage === "yamux") {
         for (const f of reader.push(data)) deliver(f);
         return;
@@ -160,11 +306,12 @@ function dial(port: number, opts: DialOptions = {}): Promise<SpecPeer> {
           `Address: ${account.address}`,
           `Nonce: 0x${nonce.toString("hex")}`,
           `Timestamp: ${timestamp}`,
+          ...(ch.binding && !opts.omitChannelLine ? [`Channel: 0x${ch.binding.toString("hex")}`] : []),
         ].join("\n");
         const signature = Buffer.from((await account.signMessage({ message })).slice(2), "hex");
         const withKey = opts.sendPublicKey ?? true;
         const originBytes = Buffer.from(origin, "utf8");
-        ws.send(
+        ch.send(
           Buffer.concat([
             Buffer.from([0x02, withKey ? 0x01 : 0x00]),
             Buffer.from(account.address.slice(2), "hex"),
@@ -184,6 +331,7 @@ function dial(port: number, opts: DialOptions = {}): Promise<SpecPeer> {
       expect(data.byteLength).toBe(15 + urlLength);
       resolve({
         ws,
+        channel: ch,
         label: account.address.slice(2).toLowerCase(),
         publicUrl: data.subarray(15).toString("utf8"),
         limits: {
@@ -192,7 +340,7 @@ function dial(port: number, opts: DialOptions = {}): Promise<SpecPeer> {
           maxMessageBytes: data.readUInt32BE(9),
         },
         closed,
-        send: (...fs) => ws.send(Buffer.concat(fs)),
+        send: (...fs) => ch.send(Buffer.concat(fs)),
         next: (pred) => {
           const i = frames.findIndex(pred);
           if (i !== -1) return Promise.resolve(frames.splice(i, 1)[0]!);
@@ -340,6 +488,48 @@ describe("a peer written from the spec alone", () => {
   });
 });
 
+describe("a peer written from the spec alone, inside the Noise secure channel", () => {
+  it("runs the handshake, logs in bound to the channel and answers one public HTTP request", async () => {
+    const relay = await startRelay();
+    const port = relay.port();
+    for (const sendPublicKey of [true, false]) {
+      const peer = await dial(port, { noise: true, sendPublicKey });
+      expect(peer.channel.binding?.byteLength).toBe(32);
+      expect(peer.publicUrl).toBe(`http://${peer.label}.localhost:${port}`);
+      const host = `${peer.label}.localhost:${port}`;
+      const answer = fetchVia(port, host, "/secure");
+      const syn = await peer.next((f) => !!(f.flags & SYN));
+      peer.send(frame(WINDOW_UPDATE, ACK, syn.streamId, 0));
+      const raw = await readUntil(peer, syn.streamId, (b) => b.includes("\r\n\r\n"));
+      expect(raw.toString("latin1").split("\r\n")[0]).toBe("GET /secure HTTP/1.1");
+      const response = Buffer.from("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsealed");
+      peer.send(frame(DATA, FIN, syn.streamId, response.byteLength, response));
+      const got = await answer;
+      expect([got.status, got.body.toString()]).toEqual([200, "sealed"]);
+      peer.ws.close(1000);
+    }
+  });
+
+  it("4002 for a login without the Channel line inside the channel", async () => {
+    const relay = await startRelay();
+    const err = (await dial(relay.port(), { noise: true, omitChannelLine: true }).catch(
+      (e: Closed) => e,
+    )) as Closed;
+    expect(err.code).toBe(4002);
+    expect(err.reason).toMatch(/^bad_signature: /);
+  });
+
+  it("4105 for a transport message that does not authenticate", async () => {
+    const relay = await startRelay();
+    const peer = await dial(relay.port(), { noise: true });
+    // A well-formed ping sealed under the wrong counter: the relay expects n = 1 after AUTH.
+    peer.ws.send(Buffer.alloc(12 + 16, 7));
+    const closed = await peer.closed;
+    expect(closed.code).toBe(4105);
+    expect(closed.reason).toMatch(/^secure_channel_error: /);
+  });
+});
+
 describe("the relay's refusals, as the spec lists them", () => {
   it("426 unsupported_protocol without the subprotocol", async () => {
     const relay = await startRelay();
@@ -370,7 +560,7 @@ describe("the relay's refusals, as the spec lists them", () => {
       req.end();
     });
     expect(status).toMatchObject({ status: 426, body: '{"error":"unsupported_protocol"}' });
-    // The relay lists every subprotocol it speaks, comma-separated, the preferred one first.
+    // The relay lists every subprotocol it speaks, comma-separated.
     expect(status.offered?.split(",").map((p) => p.trim())).toEqual([SUBPROTOCOL_NOISE, SUBPROTOCOL]);
   });
 
