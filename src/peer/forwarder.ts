@@ -64,6 +64,7 @@ export class Forwarder {
   }
 
   handle(stream: YamuxStream): void {
+    stream.on("error", () => {}); // resets are expected; whatever is attached is torn down on close
     if (this.inFlight >= this.opts.maxInFlight) return respond(stream, "peer_busy");
     this.inFlight++;
     const started = performance.now();
@@ -75,7 +76,6 @@ export class Forwarder {
       }
     };
     stream.on("close", release);
-    stream.on("error", () => {}); // resets are expected; the socket side is torn down on close
     let buffered: Buffer = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       buffered = buffered.byteLength === 0 ? chunk : Buffer.concat([buffered, chunk]);
