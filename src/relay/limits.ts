@@ -17,14 +17,17 @@ const MINUTE = 60_000;
 const noop = () => {};
 
 export class Limits {
-  private readonly exempt: BlockList;
+  private readonly exempt: BlockList | null;
+  /** Exemption by IP, remembered: BlockList.check allocates, and it would run on every request. */
+  private readonly exemptSeen = new Map<string, boolean>();
   private readonly connects: KeyedTokenBuckets | null;
   private readonly requests: KeyedTokenBuckets | null;
   private readonly pending = new Map<string, number>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly config: RelayConfig) {
-    this.exempt = addressList(config.rateLimitExempt, "rate-limit-exempt");
+    this.exempt =
+      config.rateLimitExempt.length > 0 ? addressList(config.rateLimitExempt, "rate-limit-exempt") : null;
     this.connects =
       config.connectRatePerMin > 0 ? new KeyedTokenBuckets(config.connectRatePerMin, MINUTE) : null;
     this.requests =
@@ -38,7 +41,7 @@ export class Limits {
 
   /** A tunnel connect from `ip`, before the WebSocket upgrade. */
   admitTunnel(ip: string): TunnelAdmission {
-    if (inList(this.exempt, ip)) return { ok: true, release: noop };
+    if (this.isExempt(ip)) return { ok: true, release: noop };
     const key = limitKey(ip);
     const waitMs = this.connects?.take(key) ?? 0;
     if (waitMs > 0) return { ok: false, code: "connect_rate_limited", retryAfterS: Math.ceil(waitMs / 1000) };
@@ -60,9 +63,20 @@ export class Limits {
 
   /** A public request for `agent` from `ip`: 0 if admitted, else seconds until it would be. */
   admitRequest(agent: string, ip: string): number {
-    if (this.requests === null || inList(this.exempt, ip)) return 0;
+    if (this.requests === null || this.isExempt(ip)) return 0;
     const waitMs = this.requests.take(agent);
     return waitMs > 0 ? Math.ceil(waitMs / 1000) : 0;
+  }
+
+  private isExempt(ip: string): boolean {
+    if (this.exempt === null) return false;
+    let exempt = this.exemptSeen.get(ip);
+    if (exempt === undefined) {
+      if (this.exemptSeen.size >= 4096) this.exemptSeen.clear();
+      exempt = inList(this.exempt, ip);
+      this.exemptSeen.set(ip, exempt);
+    }
+    return exempt;
   }
 
   /** Unauthenticated tunnel sockets currently counted, across all IPs. */
