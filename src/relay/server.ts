@@ -84,18 +84,13 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
   let base = publicBase(config, boundPort);
   const urlFor = (address: string) => agentUrl(base, address);
 
-  const metrics = new RelayMetrics({
+  const vitals = {
     tunnels: () => registry.size,
     streams: () => registry.streamCount(),
-    pendingTunnels: () => limits.pendingCount(),
     draining: () => draining,
-  });
-  const health = {
-    draining: () => draining,
-    tunnels: () => registry.size,
-    streams: () => registry.streamCount(),
-    startedAt,
   };
+  const metrics = new RelayMetrics({ ...vitals, pendingTunnels: () => limits.pendingCount() });
+  const health = { ...vitals, startedAt };
   const metricsServer = config.metricsListen ? new MetricsServer(metrics, health) : undefined;
   const endpoint = new TunnelEndpoint({
     config,
