@@ -3,14 +3,18 @@ import type { IncomingMessage } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
 import type { BlockList } from "node:net";
 import { clientIp, inList, plainIp } from "./client-ip.ts";
+import { hostHeader } from "./host.ts";
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest;
 
-/** The Host: `:authority` on HTTP/2 (or a Host header, which RFC 9113 allows instead). */
-export function hostOf(req: AnyRequest): string | undefined {
+/**
+ * The Host: `:authority` on HTTP/2 (or a Host header, which RFC 9113 allows instead); on HTTP/1.1
+ * null when there are several Host headers (RFC 9112 3.2: 400), which Node would quietly reduce to one.
+ */
+export function hostOf(req: AnyRequest): string | undefined | null {
   if (req.httpVersionMajor === 2)
     return (req.headers[":authority"] as string | undefined) ?? req.headers.host;
-  return req.headers.host;
+  return hostHeader(req.rawHeaders);
 }
 
 export function clientOf(req: AnyRequest, trusted: BlockList | null): string {

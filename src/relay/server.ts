@@ -170,7 +170,9 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
       sendError(res, code, headers);
     };
 
-    const route = routeHost(hostOf(req), config.domain);
+    const host = hostOf(req);
+    if (host === null) return reject("bad_request");
+    const route = routeHost(host, config.domain);
     if (route.kind === "invalid") return reject("invalid_subdomain");
     if (route.kind === "relay")
       return isHealthRequest(req, ex.path) ? sendHealth(res, health) : reject("not_found");
@@ -194,7 +196,12 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => socket.destroy());
-    const route = routeHost(hostOf(req), config.domain);
+    const host = hostOf(req);
+    if (host === null) {
+      metrics.error("bad_request");
+      return void socket.end(rawError("bad_request"));
+    }
+    const route = routeHost(host, config.domain);
     if (route.kind === "relay" && pathOf(req.url) === TUNNEL_PATH) {
       if (draining) return void socket.end(rawError("draining", { "Retry-After": "1" }));
       return endpoint.handleUpgrade(req, socket, head, clientOf(req, trusted));

@@ -8,7 +8,7 @@ import type { RelayConfig } from "../../src/relay/config.ts";
 import { createRelay } from "../../src/relay/server.ts";
 import { VERSION } from "../../src/version.ts";
 import { cleanup, fetchVia, startLocalServer, startPeer } from "../helpers/harness.ts";
-import { errorCode, eventually, getOps, rawExchange, sample, startStrictRelay } from "./helpers.ts";
+import { errorCode, eventually, getOps, metric, rawExchange, sample, startStrictRelay } from "./helpers.ts";
 
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -164,6 +164,18 @@ describe("access log and request ids", () => {
       `GET / HTTP/1.1\r\nHost: ${OFFLINE}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`,
     );
     expect(upgrade).toMatch(/^HTTP\/1\.1 502 [\s\S]*X-Request-Id: [0-9a-f-]{36}\r\n/);
+  });
+
+  it("answers 400 bad_request to a request with two Host headers, rather than pick one", async () => {
+    const relay = await startStrictRelay();
+    const local = await startLocalServer((_req, res) => res.end("ok"));
+    const peer = await startPeer(relay, local.url, { probe: false });
+    const two = await rawExchange(
+      relay.port(),
+      `GET / HTTP/1.1\r\nHost: ${peer.host}\r\nHost: ${OFFLINE}\r\nConnection: close\r\n\r\n`,
+    );
+    expect(two).toMatch(/^HTTP\/1\.1 400 [\s\S]*\{"error":"bad_request"\}$/);
+    expect(await metric(relay, 'agent_relay_errors_total{code="bad_request"}')).toBe(1);
   });
 
   it("takes the client IP from X-Forwarded-For only when --trust-proxy names the proxy", async () => {
