@@ -1,6 +1,6 @@
 /**
  * HTTPS on the relay with real processes: a self-signed certificate made here with openssl, ALPN
- * h2 and http/1.1 on one port, the tunnel over wss://, clients node:https, node:http2 and
+ * h2 and http/1.1 on one port, the tunnel over wss://, clients node:https, node:http2, undici and
  * curl --http2, and a certificate reload on SIGHUP that keeps open connections.
  */
 import { execFile, execFileSync } from "node:child_process";
@@ -10,6 +10,7 @@ import { connect as h2connect } from "node:http2";
 import { Agent as HttpsAgent, request } from "node:https";
 import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
+import { Agent as UndiciAgent, request as undiciRequest } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { killAll, run, start, tempHome } from "../helpers/cli.ts";
 import { cleanup, startLocalServer } from "../helpers/harness.ts";
@@ -154,6 +155,23 @@ describe("TLS on the public port", () => {
       `https://${host}/three`,
     ]);
     expect(viaCurl.split("\n")).toEqual([JSON.stringify({ path: "/three", proto: "https" }), "2"]);
+
+    // undici with HTTP/2 allowed: ALPN picks h2 (the relay's access log says so).
+    const dispatcher = new UndiciAgent({
+      allowH2: true,
+      connect: {
+        ca: a.pem,
+        lookup: (_name, opts, cb) =>
+          (opts as { all?: boolean }).all
+            ? cb(null, [{ address: "127.0.0.1", family: 4 }] as never, 4)
+            : cb(null, "127.0.0.1", 4),
+      },
+    });
+    const viaUndici = await undiciRequest(`https://${host}/four`, { dispatcher });
+    expect(viaUndici.statusCode).toBe(200);
+    expect(await viaUndici.body.json()).toEqual({ path: "/four", proto: "https" });
+    await dispatcher.close();
+    await relay.waitFor(/"path":"\/four","proto":"h2"/);
 
     // SIGHUP: new connections get the new certificate, open ones go on.
     const b = makeCert(home, "b");
