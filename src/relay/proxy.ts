@@ -93,6 +93,53 @@ export function pipeAnswer(
   answer.on("error", cut);
 }
 
+/**
+ * How one exchange on a stream ends early: the first-byte clock, the idle watch, and an abort that
+ * resets the stream and reports its code once.
+ */
+export class StreamGuard {
+  over = false;
+  private firstByte: NodeJS.Timeout | undefined;
+  private readonly unwatch: () => void;
+
+  constructor(
+    private readonly o: Omit<ProxyOptions, "maxBodyBytes">,
+    private readonly upstream: ClientRequest,
+    private readonly stream: YamuxStream,
+  ) {
+    this.unwatch = o.idle.watch(o.ex, () => this.abort("idle_timeout"));
+  }
+
+  /** The whole request is on the stream: the agent's clock starts. */
+  startClock(): void {
+    if (!this.over)
+      this.firstByte = setTimeout(() => this.abort("gateway_timeout"), this.o.firstByteTimeoutMs);
+  }
+
+  stopClock(): void {
+    clearTimeout(this.firstByte);
+  }
+
+  end(): void {
+    this.over = true;
+    this.stopClock();
+    this.unwatch();
+  }
+
+  abort(code: HttpErrorCode): void {
+    if (this.over) return;
+    this.end();
+    this.reset();
+    this.o.fail(code);
+  }
+
+  /** Resets the stream: the peer drops the request and the local server sees its socket close. */
+  reset(): void {
+    this.upstream.destroy();
+    this.stream.destroy();
+  }
+}
+
 export function proxyRequest(
   req: PublicRequest,
   res: PublicResponse,
@@ -104,65 +151,45 @@ export function proxyRequest(
   const chunked = hasChunkedBody(req);
   if (chunked) headers.push("Transfer-Encoding", "chunked");
   const upstream = upstreamRequest(req, stream, req.method ?? "GET", headers);
-  let firstByte: NodeJS.Timeout | undefined;
-  let over = false;
+  const guard = new StreamGuard(o, upstream, stream);
   let relayed = false;
-  const end = () => {
-    over = true;
-    clearTimeout(firstByte);
-    unwatch();
-  };
-  const abort = (code: HttpErrorCode) => {
-    if (over) return;
-    end();
-    upstream.destroy();
-    stream.destroy();
-    o.fail(code);
-  };
-  const unwatch = o.idle.watch(ex, () => abort("idle_timeout"));
 
-  // The whole request is on the stream: the agent's clock starts.
-  upstream.on("finish", () => {
-    if (!over) firstByte = setTimeout(() => abort("gateway_timeout"), o.firstByteTimeoutMs);
-  });
+  upstream.on("finish", () => guard.startClock());
   upstream.on("continue", () => res.writeContinue());
   upstream.on("response", (answer) => {
-    clearTimeout(firstByte);
+    guard.stopClock();
     try {
       writeAnswerHead(res, answer);
     } catch {
-      return abort("bad_response"); // say, a duplicate single-value header HTTP/2 cannot carry
+      return guard.abort("bad_response"); // say, a duplicate single-value header HTTP/2 cannot carry
     }
     pipeAnswer(
       answer,
       res,
       ex,
-      () => abort("tunnel_error"),
+      () => guard.abort("tunnel_error"),
       () => {
         relayed = true;
       },
     );
   });
-  upstream.on("error", () => abort("tunnel_error"));
+  upstream.on("error", () => guard.abort("tunnel_error"));
   // (An HTTP/2 response emits "finish" even when the client reset the stream: only "close" and
   // our own record of a relayed answer tell the two apart.)
   res.on("close", () => {
     // The client went away before the answer was complete, or the answer came before the whole
     // request went out: reset the stream so the local server sees its socket close.
-    end();
-    if (!relayed || !upstream.writableFinished) {
-      upstream.destroy();
-      stream.destroy();
-    }
+    guard.end();
+    if (!relayed || !upstream.writableFinished) guard.reset();
   });
 
   req.on("data", (c: Buffer) => {
     ex.bytesIn += c.byteLength;
-    if (o.maxBodyBytes > 0 && ex.bytesIn > o.maxBodyBytes) abort("body_too_large");
+    if (o.maxBodyBytes > 0 && ex.bytesIn > o.maxBodyBytes) guard.abort("body_too_large");
   });
   req.pipe(upstream, { end: false });
   req.on("end", () => {
-    if (over) return;
+    if (guard.over) return;
     if (chunked && req.rawTrailers.length > 0) upstream.addTrailers(req.trailers);
     upstream.end();
   });

@@ -14,7 +14,14 @@ import type { HttpErrorCode } from "../protocol/errors.ts";
 import type { YamuxStream } from "../yamux/stream.ts";
 import { forwardRequestHeaders, forwardResponseHeaders } from "./forward-headers.ts";
 import { rawError } from "./http-errors.ts";
-import { type ProxyOptions, pipeAnswer, upstreamRequest, writeAnswerHead, writeHead } from "./proxy.ts";
+import {
+  type ProxyOptions,
+  pipeAnswer,
+  StreamGuard,
+  upstreamRequest,
+  writeAnswerHead,
+  writeHead,
+} from "./proxy.ts";
 
 const WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -91,28 +98,15 @@ export function proxyExtendedConnect(
   headers.push("Connection", "Upgrade", "Upgrade", "websocket", "Sec-WebSocket-Key", key);
   if (req.headers["sec-websocket-version"] === undefined) headers.push("Sec-WebSocket-Version", "13");
   const upstream = upstreamRequest(req, stream, "GET", headers);
-  let over = false;
-  const end = () => {
-    over = true;
-    clearTimeout(firstByte);
-    unwatch();
-  };
-  const abort = (code: HttpErrorCode) => {
-    if (over) return;
-    end();
-    upstream.destroy();
-    stream.destroy();
-    o.fail(code);
-  };
-  const firstByte = setTimeout(() => abort("gateway_timeout"), o.firstByteTimeoutMs);
-  const unwatch = o.idle.watch(ex, () => abort("idle_timeout"));
+  const guard = new StreamGuard(o, upstream, stream);
+  guard.startClock(); // the request is only a head
 
   upstream.on("upgrade", (answer: IncomingMessage, socket: Duplex, head: Buffer) => {
-    clearTimeout(firstByte);
+    guard.stopClock();
     const accept = createHash("sha1")
       .update(key + WS_GUID)
       .digest("base64");
-    if (answer.headers["sec-websocket-accept"] !== accept) return abort("bad_response");
+    if (answer.headers["sec-websocket-accept"] !== accept) return guard.abort("bad_response");
     const back = forwardResponseHeaders(answer.rawHeaders);
     const out: string[] = [];
     for (let i = 0; i < back.length; i += 2)
@@ -137,15 +131,14 @@ export function proxyExtendedConnect(
   });
   upstream.on("response", (answer) => {
     // The local server refused the upgrade: pass its answer on as an ordinary response.
-    clearTimeout(firstByte);
+    guard.stopClock();
     writeAnswerHead(res, answer);
-    pipeAnswer(answer, res, ex, () => abort("tunnel_error"));
+    pipeAnswer(answer, res, ex, () => guard.abort("tunnel_error"));
   });
-  upstream.on("error", () => abort("tunnel_error"));
+  upstream.on("error", () => guard.abort("tunnel_error"));
   res.on("close", () => {
-    end();
-    upstream.destroy();
-    stream.destroy();
+    guard.end();
+    guard.reset();
   });
   upstream.end();
 }
