@@ -6,6 +6,7 @@ set -euo pipefail
 # "<command>:<debian package>" for every system tool a test starts.
 deps=(
   "openssl:openssl"
+  "curl:curl"
   "chromium:chromium"
   "redis-server:redis-server"
 )

@@ -98,3 +98,11 @@ export const FATAL_CLOSE_CODES: ReadonlySet<number> = new Set([
   CLOSE_CODES.address_mismatch,
   CLOSE_CODES.superseded,
 ]);
+
+/**
+ * A WebSocket close reason: printable ASCII only (anything else becomes `?`) and at most 123 bytes,
+ * the limit of a close frame; longer text would make `ws.close` throw.
+ */
+export function closeText(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, "?").slice(0, 123);
+}

@@ -85,6 +85,8 @@ export function forwardRequestHeaders(
   if (cookies.length > 0) out.push("Cookie", cookies.join("; "));
   // The relay passes trailers back, so it may say so on the next hop (RFC 9110 10.1.4).
   if (trailers) out.push("TE", "trailers");
+  // One request per stream: the local server should close its connection after answering.
+  if (!keepUpgrade) out.push("Connection", "close");
   out.push(
     "X-Forwarded-For",
     info.clientIp,

@@ -170,6 +170,9 @@ export function proxyRequest(
       () => guard.abort("tunnel_error"),
       () => {
         relayed = true;
+        // Node's client stops reading once the answer is complete; drain the rest so the peer's FIN
+        // ends the stream (and frees its slot) instead of leaving it half-read.
+        stream.resume();
       },
     );
   });

@@ -11,7 +11,7 @@ import { AuthDecodeError, decodeAuth, encodeAuthOk, encodeChallenge } from "../p
 import { checksumAddress, toHex } from "../protocol/auth-message.ts";
 import { verifyAuth } from "../protocol/auth-verify.ts";
 import { NONCE_BYTES, PROTOCOL_VERSION, SUBPROTOCOL, SUBPROTOCOL_NOISE } from "../protocol/constants.ts";
-import { CLOSE_CODES, type CloseReason } from "../protocol/errors.ts";
+import { CLOSE_CODES, type CloseReason, closeText } from "../protocol/errors.ts";
 import { type Link, noiseLink, plainLink, processStaticKey } from "../transport/link.ts";
 import { sessionOverLink } from "../transport/ws-session.ts";
 import { GoAwayCode } from "../yamux/frame.ts";
@@ -90,7 +90,7 @@ export class TunnelEndpoint {
     const fail = (reason: CloseReason, detail: string) => {
       log.info({ remote, reason, detail }, "tunnel auth failed");
       this.ctx.onAuthResult?.(reason);
-      ws.close(CLOSE_CODES[reason], `${reason}: ${detail}`.slice(0, 120));
+      ws.close(CLOSE_CODES[reason], closeText(`${reason}: ${detail}`));
     };
     const timer = setTimeout(
       () => fail("auth_timeout", `no valid AUTH within ${config.authTimeoutMs} ms`),

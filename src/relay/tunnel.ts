@@ -1,6 +1,6 @@
 /** One authenticated tunnel on the relay: the WebSocket, its yamux session, and how it ends. */
 import WebSocket from "ws";
-import { CLOSE_CODES, type CloseReason } from "../protocol/errors.ts";
+import { CLOSE_CODES, type CloseReason, closeText } from "../protocol/errors.ts";
 import { GoAwayCode } from "../yamux/frame.ts";
 import type { Session } from "../yamux/session.ts";
 import type { YamuxStream } from "../yamux/stream.ts";
@@ -20,7 +20,7 @@ export class Tunnel {
   ) {}
 
   get isOpen(): boolean {
-    return !this.draining && !this.session.isClosed && this.session.remoteGoAway === undefined;
+    return !this.draining && this.session.canOpenStreams;
   }
 
   /** True when this tunnel already carries its limit of streams. */
@@ -72,7 +72,7 @@ export class Tunnel {
 
   close(reason: CloseReason, detail?: string): void {
     const text = detail ? `${reason}: ${detail}` : reason;
-    this.ws.close(CLOSE_CODES[reason], text.slice(0, 120));
+    this.ws.close(CLOSE_CODES[reason], closeText(text));
     this.session.close();
   }
 }

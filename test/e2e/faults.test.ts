@@ -19,7 +19,7 @@ async function within(deadlineMs: number, probe: () => Promise<boolean>): Promis
   return -1;
 }
 
-async function relayAndPeer(home: string, target: string, port = 0) {
+async function relayAndPeer(home: string, _target: string, port = 0) {
   const relay = start(home, ["relay", "--listen", `127.0.0.1:${port}`, "--log-level", "warn"]);
   const bound = Number((await relay.waitFor(/relay listening on 127\.0\.0\.1:(\d+)/))[1]);
   return { relay, port: bound };
@@ -161,7 +161,9 @@ describe("faults in one process", () => {
     const back = await within(20_000, async () => relay2.registry.size === 100);
     expect(back).toBeGreaterThanOrEqual(0);
     const answers = await Promise.all(peers.map((p) => fetchVia(port, p.host, "/")));
-    answers.forEach((a, i) => expect(a.body.toString()).toBe(peers[i]!.agentId));
+    answers.forEach((a, i) => {
+      expect(a.body.toString()).toBe(peers[i]!.agentId);
+    });
     // Jitter: the first reconnect attempts did not all land in the same few milliseconds.
     const first100 = attempts.slice(0, 100).sort((a, b) => a - b);
     expect(first100[first100.length - 1]! - first100[0]!).toBeGreaterThan(20);
