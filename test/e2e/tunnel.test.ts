@@ -45,6 +45,7 @@ describe("the working tunnel", () => {
     expect(seen.headers["x-forwarded-host"]).toBe(peer.host);
     expect(seen.headers.authorization).toBe("Bearer keep-me");
     expect(seen.headers.host).toBe(peer.host);
+    expect(seen.headers.connection).toBe("close");
 
     const head = await fetchVia(relay.port(), peer.host, "/h", { method: "HEAD" });
     expect(head.status).toBe(201);
