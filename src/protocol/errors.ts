@@ -30,6 +30,11 @@ export const HTTP_ERRORS = {
     status: 429,
     message: "this address already has its limit of tunnel connections waiting to authenticate",
   },
+  cluster_unavailable: {
+    status: 502,
+    message: "the agent's tunnel is on another relay node, which cannot be reached right now",
+  },
+  unauthorized: { status: 401, message: "the request lacks valid credentials" },
   draining: { status: 503, message: "the relay is shutting down; retry shortly" },
   gateway_timeout: { status: 504, message: "the agent did not start its answer within the time limit" },
   idle_timeout: { status: 504, message: "no bytes moved either way for the idle timeout" },

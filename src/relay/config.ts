@@ -2,6 +2,7 @@
  * The relay's one typed configuration: defaults, then validation, then use. Where each value comes
  * from (flag, environment, file) is settings.ts's business; this file only knows the typed object.
  */
+import { readFileSync } from "node:fs";
 import { BlockList, isIP } from "node:net";
 import { normalizeOrigin } from "../protocol/auth-message.ts";
 import {
@@ -69,6 +70,18 @@ export interface RelayConfig {
   maxMessageBytes: number;
   /** pino level: trace, debug, info, warn, error, fatal, silent. */
   logLevel: string;
+  /** Redis URL; with it the node joins a cluster (spec/CLUSTER.md). */
+  cluster?: string;
+  /** This node's id in the cluster (default: hostname-pid). */
+  nodeId?: string;
+  /** The internal listener other nodes forward to. */
+  internalListen?: ListenAddress;
+  /** URL other nodes reach the internal listener at (default http://<internal-listen>). */
+  internalUrl?: string;
+  /** File holding the shared cluster secret. */
+  clusterSecretFile?: string;
+  /** Ownership lease in Redis. */
+  clusterLeaseMs: number;
 }
 
 export const LOOPBACK = ["127.0.0.0/8", "::1"];
@@ -94,6 +107,7 @@ export const relayDefaults: RelayConfig = {
   keepAliveIntervalMs: 15_000,
   keepAliveTimeoutMs: 10_000,
   drainTimeoutMs: 20_000,
+  clusterLeaseMs: 15_000,
   maxMessageBytes: MAX_WS_MESSAGE,
   logLevel: "info",
 };
@@ -174,7 +188,34 @@ export function verifyRelayConfig(input: Partial<RelayConfig>): RelayConfig {
   addressList(c.rateLimitExempt, "rate-limit-exempt");
   if (!LOG_LEVELS.includes(c.logLevel))
     throw new ConfigError("log-level", `must be one of ${LOG_LEVELS.join(", ")}`);
+  if (c.cluster !== undefined) {
+    let u: URL | undefined;
+    try {
+      u = new URL(c.cluster);
+    } catch {}
+    if (!u || (u.protocol !== "redis:" && u.protocol !== "rediss:"))
+      throw new ConfigError("cluster", `"${c.cluster}" is not a redis:// URL`);
+    if (!c.clusterSecretFile) throw new ConfigError("cluster-secret-file", "missing; --cluster needs it");
+    if (!Number.isInteger(c.clusterLeaseMs) || c.clusterLeaseMs < 300)
+      throw new ConfigError("cluster-lease", "must be at least 300ms");
+  }
   return c;
+}
+
+/** The cluster secret from its file: at least 16 characters after trimming. */
+export function readClusterSecret(file: string): string {
+  let secret: string;
+  try {
+    secret = readFileSync(file, "utf8").trim();
+  } catch (err) {
+    throw new ConfigError(
+      "cluster-secret-file",
+      `cannot read ${file} (${(err as NodeJS.ErrnoException).code})`,
+    );
+  }
+  if (secret.length < 16)
+    throw new ConfigError("cluster-secret-file", `${file} must hold at least 16 characters`);
+  return secret;
 }
 
 /** A BlockList of IPs and CIDRs (`10.0.0.0/8`, `::1`); throws ConfigError naming `setting`. */

@@ -9,6 +9,8 @@ export interface HealthSources {
   tunnels: () => number;
   streams: () => number;
   startedAt: number;
+  /** On a cluster node: "ok", or "degraded" while Redis is unreachable. */
+  cluster?: () => "ok" | "degraded";
 }
 
 export function isHealthRequest(req: IncomingMessage | Http2ServerRequest, path: string): boolean {
@@ -17,8 +19,10 @@ export function isHealthRequest(req: IncomingMessage | Http2ServerRequest, path:
 
 export function sendHealth(res: PublicResponse, h: HealthSources): void {
   const draining = h.draining();
+  const cluster = h.cluster?.();
   const body = JSON.stringify({
-    status: draining ? "draining" : "ok",
+    status: draining ? "draining" : cluster === "degraded" ? "degraded" : "ok",
+    ...(cluster ? { cluster } : {}),
     tunnels: h.tunnels(),
     streams: h.streams(),
     uptime_s: Math.floor((Date.now() - h.startedAt) / 1000),

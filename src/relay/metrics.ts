@@ -9,6 +9,15 @@ export interface MetricSources {
   streams: () => number;
   pendingTunnels: () => number;
   draining: () => boolean;
+  /** Present on a cluster node. */
+  cluster?: {
+    up: () => boolean;
+    owned: () => number;
+    forwardsMade: () => number;
+    forwardsReceived: () => number;
+    forwardErrors: () => number;
+    redisErrors: () => number;
+  };
 }
 
 let processRegistry: Registry | undefined;
@@ -52,6 +61,19 @@ export class RelayMetrics {
     );
     gauge("agent_relay_streams_active", "Streams open across all tunnels", sources.streams);
     gauge("agent_relay_draining", "1 while the relay is shutting down", () => (sources.draining() ? 1 : 0));
+    const cl = sources.cluster;
+    if (cl) {
+      gauge("agent_relay_cluster_up", "1 while this node reaches Redis", () => (cl.up() ? 1 : 0));
+      gauge("agent_relay_cluster_owned_tunnels", "Tunnels this node owns in Redis", cl.owned);
+      gauge("agent_relay_cluster_forwards_made", "Requests forwarded to the owning node", cl.forwardsMade);
+      gauge(
+        "agent_relay_cluster_forwards_received",
+        "Requests other nodes forwarded here",
+        cl.forwardsReceived,
+      );
+      gauge("agent_relay_cluster_forward_errors", "Forwards that failed before an answer", cl.forwardErrors);
+      gauge("agent_relay_cluster_redis_errors", "Errors talking to Redis", cl.redisErrors);
+    }
     this.authTotal = new Counter({
       name: "agent_relay_tunnel_auth_total",
       help: "Tunnel authentications by result: ok, or the close reason of the failure",

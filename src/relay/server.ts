@@ -7,12 +7,14 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Socket } from "node:net";
+import { hostname } from "node:os";
 import type { Duplex } from "node:stream";
 import pino, { type Logger } from "pino";
 import { TUNNEL_PATH } from "../protocol/constants.ts";
 import { HTTP_ERRORS, type HttpErrorCode } from "../protocol/errors.ts";
 import { GoAwayCode } from "../yamux/frame.ts";
 import { logExchange } from "./access-log.ts";
+import { Cluster } from "./cluster/cluster.ts";
 import {
   addressList,
   agentUrl,
@@ -20,6 +22,7 @@ import {
   ConfigError,
   publicBase,
   type RelayConfig,
+  readClusterSecret,
   verifyRelayConfig,
 } from "./config.ts";
 import { Exchange, pathOf } from "./exchange.ts";
@@ -52,6 +55,8 @@ export interface Relay {
   port(): number;
   /** The metrics listener's bound port, if there is one. */
   metricsPort(): number | undefined;
+  /** The cluster's internal listener port, on a cluster node. */
+  internalPort(): number | undefined;
   /** Public URL of an agent by 40-hex address. */
   urlFor(address: string): string;
   /**
@@ -84,13 +89,43 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
   let base = publicBase(config, boundPort);
   const urlFor = (address: string) => agentUrl(base, address);
 
+  const cluster = config.cluster
+    ? new Cluster(
+        {
+          redisUrl: config.cluster,
+          nodeId: config.nodeId ?? `${hostname()}-${process.pid}`,
+          internalHost: config.internalListen?.host ?? "127.0.0.1",
+          internalPort: config.internalListen?.port ?? 9101,
+          ...(config.internalUrl ? { internalUrl: config.internalUrl } : {}),
+          secret: readClusterSecret(config.clusterSecretFile!),
+          leaseMs: config.clusterLeaseMs,
+        },
+        log,
+      )
+    : undefined;
+
   const vitals = {
     tunnels: () => registry.size,
     streams: () => registry.streamCount(),
     draining: () => draining,
   };
-  const metrics = new RelayMetrics({ ...vitals, pendingTunnels: () => limits.pendingCount() });
-  const health = { ...vitals, startedAt };
+  const metrics = new RelayMetrics({
+    ...vitals,
+    pendingTunnels: () => limits.pendingCount(),
+    ...(cluster
+      ? {
+          cluster: {
+            up: () => cluster.state === "ok",
+            owned: () => cluster.ownedCount,
+            forwardsMade: () => cluster.stats.forwardsMade,
+            forwardsReceived: () => cluster.stats.forwardsReceived,
+            forwardErrors: () => cluster.stats.forwardErrors,
+            redisErrors: () => cluster.redisErrors,
+          },
+        }
+      : {}),
+  });
+  const health = { ...vitals, startedAt, ...(cluster ? { cluster: () => cluster.state } : {}) };
   const metricsServer = config.metricsListen ? new MetricsServer(metrics, health) : undefined;
   const endpoint = new TunnelEndpoint({
     config,
@@ -102,6 +137,9 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
     onAuthResult: (result) => metrics.auth(result),
     onRefused: (code) => metrics.error(code),
     onTakeover: () => metrics.takeover(),
+    ...(cluster
+      ? { onTunnelUp: (a: string) => cluster.claim(a), onTunnelDown: (a: string) => cluster.release(a) }
+      : {}),
   });
   const listener = new PublicListener({
     ...(tls ? { tls } : {}),
@@ -116,8 +154,8 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
 
   // --- the router ---
 
-  const begin = (req: AnyRequest): Exchange => {
-    const ex = new Exchange(req.method ?? "", pathOf(req.url), clientOf(req, trusted), protocolOf(req));
+  const begin = (req: AnyRequest, ip?: string): Exchange => {
+    const ex = new Exchange(req.method ?? "", pathOf(req.url), ip ?? clientOf(req, trusted), protocolOf(req));
     inflight.add(ex);
     return ex;
   };
@@ -129,9 +167,9 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
     if (draining && inflight.size === 0) drained?.();
   };
 
-  const forwardInfo = (req: AnyRequest, ex: Exchange): ForwardInfo => ({
+  const forwardInfo = (req: AnyRequest, ex: Exchange, hop?: Hop): ForwardInfo => ({
     clientIp: ex.ip,
-    proto: protoOf(req, listener.tls, trusted),
+    proto: hop ? (hop.proto === "https" ? "https" : "http") : protoOf(req, listener.tls, trusted),
     host: hostOf(req) ?? "",
     requestId: ex.id,
   });
@@ -154,8 +192,15 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
     return tunnel.openStream();
   };
 
-  const onRequest = (req: AnyRequest, res: PublicResponse) => {
-    const ex = begin(req);
+  /** A request another node forwarded here: route by its address, never forward it again. */
+  interface Hop {
+    address: string;
+    ip: string;
+    proto: string;
+  }
+
+  const onRequest = (req: AnyRequest, res: PublicResponse, hop?: Hop) => {
+    const ex = begin(req, hop?.ip);
     res.setHeader("X-Request-Id", ex.id);
     if (draining && req.httpVersionMajor === 1) res.setHeader("Connection", "close");
     res.once("close", () => {
@@ -170,20 +215,38 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
       sendError(res, code, headers);
     };
 
-    const host = hostOf(req);
-    if (host === null) return reject("bad_request");
-    const route = routeHost(host, config.domain);
-    if (route.kind === "invalid") return reject("invalid_subdomain");
-    if (route.kind === "relay")
-      return isHealthRequest(req, ex.path) ? sendHealth(res, health) : reject("not_found");
-    ex.agent = route.address;
+    let address: string;
+    if (hop) address = hop.address;
+    else {
+      const host = hostOf(req);
+      if (host === null) return reject("bad_request");
+      const route = routeHost(host, config.domain);
+      if (route.kind === "invalid") return reject("invalid_subdomain");
+      if (route.kind === "relay")
+        return isHealthRequest(req, ex.path) ? sendHealth(res, health) : reject("not_found");
+      address = route.address;
+    }
+    ex.agent = address;
     const websocket = req.method === "CONNECT";
     if (websocket && req.headers[":protocol"] !== "websocket") return reject("bad_request");
-    const admitted = admit(req, ex, route.address);
+    if (cluster && !hop && !registry.get(address)?.isOpen) {
+      // The tunnel lives on another node (or nowhere): one hop to its owner, never a redirect.
+      if (websocket) return reject("cluster_unavailable");
+      void cluster
+        .forward(req, res, address, { ip: ex.ip, proto: forwardInfo(req, ex).proto }, (status) => {
+          ex.status = status;
+        })
+        .then((outcome) => {
+          if (outcome === "offline") reject("agent_offline");
+          else if (outcome === "unavailable") reject("cluster_unavailable");
+        });
+      return;
+    }
+    const admitted = admit(req, ex, address);
     if ("code" in admitted) return reject(admitted.code, admitted.headers);
     const o = {
       ex,
-      info: forwardInfo(req, ex),
+      info: forwardInfo(req, ex, hop),
       maxBodyBytes: config.maxBodyBytes,
       firstByteTimeoutMs: config.firstByteTimeoutMs,
       idle,
@@ -220,6 +283,7 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
     if (route.kind === "relay") return reject("not_found");
     if (route.kind === "invalid") return reject("invalid_subdomain");
     ex.agent = route.address;
+    if (cluster && !registry.get(route.address)?.isOpen) return reject("cluster_unavailable");
     const admitted = admit(req, ex, route.address);
     if ("code" in admitted) return reject(admitted.code, admitted.headers);
     proxyUpgrade(req, socket, head, openStream(admitted), {
@@ -284,6 +348,7 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
     listener.closeAll();
     await new Promise<void>((resolve) => setImmediate(resolve));
     metricsServer?.close();
+    await cluster?.stop();
     limits.close();
     idle.close();
     log.info({ cut: inflight.size }, "relay stopped");
@@ -299,8 +364,31 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
     urlFor,
     port: () => boundPort,
     metricsPort: () => metricsPort,
+    internalPort: () => cluster?.internalPort,
     listen: async () => {
       boundPort = await listener.listen(config.host, config.port);
+      if (cluster) {
+        try {
+          await cluster.start(
+            (req, res, address, client) => onRequest(req, res, { address, ...client }),
+            (res, status, code) => {
+              res.writeHead(status, { "content-type": "application/json" });
+              res.end(`{"error":"${code}"}`);
+            },
+            (address) => {
+              // A newer tunnel for this address authenticated on another node.
+              const t = registry.get(address);
+              if (!t) return;
+              registry.remove(t);
+              metrics.takeover();
+              t.drain(GoAwayCode.Superseded, "superseded", config.drainTimeoutMs);
+            },
+          );
+        } catch (err) {
+          listener.closeAll();
+          throw new ConfigError("internal-listen", `cannot start the cluster: ${(err as Error).message}`);
+        }
+      }
       origins = allowedOrigins(config, boundPort);
       base = publicBase(config, boundPort);
       if (metricsServer && config.metricsListen) {

@@ -33,6 +33,10 @@ export interface TunnelEndpointContext {
   onRefused?: (code: "connect_rate_limited" | "too_many_pending" | "unsupported_protocol") => void;
   /** A tunnel replaced an older one for the same address. */
   onTakeover?: () => void;
+  /** A tunnel for `address` is now routable here (the cluster claims it). */
+  onTunnelUp?: (address: string) => void;
+  /** The last tunnel for `address` here is gone (the cluster releases it). */
+  onTunnelDown?: (address: string) => void;
 }
 
 export class TunnelEndpoint {
@@ -83,7 +87,7 @@ export class TunnelEndpoint {
   }
 
   private onConnection(ws: WebSocket, remote: string, authenticated: () => void): void {
-    const { config, registry, log } = this.ctx;
+    const { config, log } = this.ctx;
     let nonce: Uint8Array | undefined = randomBytes(NONCE_BYTES);
     let tunnel: Tunnel | undefined;
     this.pending.add(ws);
@@ -102,7 +106,7 @@ export class TunnelEndpoint {
       clearTimeout(timer);
       this.pending.delete(ws);
       if (tunnel) {
-        registry.remove(tunnel);
+        this.retire(tunnel);
         log.info({ address: tunnel.address }, "tunnel closed");
       }
     });
@@ -146,6 +150,14 @@ export class TunnelEndpoint {
     );
   }
 
+  /** Takes a tunnel out of routing; tells the cluster when the address has no tunnel here any more. */
+  private retire(tunnel: Tunnel): void {
+    const { registry } = this.ctx;
+    const wasCurrent = registry.get(tunnel.address) === tunnel;
+    registry.remove(tunnel);
+    if (wasCurrent) this.ctx.onTunnelDown?.(tunnel.address);
+  }
+
   private establish(link: Link, address: string): Tunnel {
     const { config, registry, log } = this.ctx;
     const ws = link.ws;
@@ -166,7 +178,7 @@ export class TunnelEndpoint {
     });
     const tunnel = new Tunnel(address, publicUrl, ws, session, config.maxStreamsPerTunnel);
     session.on("close", (err) => {
-      registry.remove(tunnel);
+      this.retire(tunnel);
       if (err?.reason === "protocol_error") tunnel.close("protocol_error", err.message);
       else if (err?.reason === "keepalive_timeout") tunnel.close("keepalive_timeout");
       else if (ws.readyState === WebSocket.OPEN) ws.terminate();
@@ -174,9 +186,10 @@ export class TunnelEndpoint {
     session.on("goaway", (code) => {
       // The peer is leaving: route nothing new to it.
       log.info({ address, code }, "peer sent GoAway");
-      registry.remove(tunnel);
+      this.retire(tunnel);
     });
     const previous = registry.add(tunnel);
+    this.ctx.onTunnelUp?.(address);
     if (previous) {
       log.info({ address }, "tunnel superseded by a newer one");
       this.ctx.onTakeover?.();
