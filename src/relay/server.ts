@@ -8,13 +8,14 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Socket } from "node:net";
 import { hostname } from "node:os";
-import type { Duplex } from "node:stream";
+import { Duplex } from "node:stream";
 import pino, { type Logger } from "pino";
 import { TUNNEL_PATH } from "../protocol/constants.ts";
 import { HTTP_ERRORS, type HttpErrorCode } from "../protocol/errors.ts";
 import { GoAwayCode } from "../yamux/frame.ts";
 import { logExchange } from "./access-log.ts";
 import { Cluster } from "./cluster/cluster.ts";
+import { CLUSTER_HEADERS } from "./cluster/internal.ts";
 import {
   addressList,
   agentUrl,
@@ -227,6 +228,8 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
       address = route.address;
     }
     ex.agent = address;
+    if (hop && req.headers[CLUSTER_HEADERS.upgrade] !== undefined)
+      return serveHopUpgrade(req as Http2ServerRequest, res as Http2ServerResponse, ex, hop);
     const websocket = req.method === "CONNECT";
     if (websocket && req.headers[":protocol"] !== "websocket") return reject("bad_request");
     if (cluster && !hop && !registry.get(address)?.isOpen) {
@@ -257,6 +260,41 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
     else proxyRequest(req, res, openStream(admitted), o);
   };
 
+  /**
+   * An HTTP/1.1 upgrade another node forwarded: the h2 stream's two directions are the client's raw
+   * bytes. Answer 200 at once, rebuild the upgrade head, and pipe exactly as for a local client.
+   */
+  const serveHopUpgrade = (req: Http2ServerRequest, res: Http2ServerResponse, ex: Exchange, hop: Hop) => {
+    res.writeHead(200);
+    const raw = Duplex.from({ readable: req, writable: res });
+    const admitted = admit(req, ex, hop.address);
+    if ("code" in admitted) {
+      ex.error = admitted.code;
+      metrics.error(admitted.code);
+      raw.end(rawError(admitted.code, { "X-Request-Id": ex.id, ...admitted.headers }));
+      return;
+    }
+    const rawHeaders: string[] = [];
+    for (let i = 0; i < req.rawHeaders.length; i += 2) {
+      const name = req.rawHeaders[i]!.toLowerCase();
+      if (!name.startsWith(":") && !name.startsWith("x-agent-relay-"))
+        rawHeaders.push(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+    }
+    rawHeaders.push("Connection", "Upgrade", "Upgrade", String(req.headers[CLUSTER_HEADERS.upgrade]));
+    if (req.headers.host === undefined) rawHeaders.unshift("Host", String(req.headers[":authority"] ?? ""));
+    const head = { method: req.method, url: req.url, rawHeaders } as IncomingMessage;
+    proxyUpgrade(head, raw, Buffer.alloc(0), openStream(admitted), {
+      ex,
+      info: forwardInfo(req, ex, hop),
+      firstByteTimeoutMs: config.firstByteTimeoutMs,
+      idle,
+      fail: (code) => {
+        ex.error = code;
+        metrics.error(code);
+      },
+    });
+  };
+
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => socket.destroy());
     const host = hostOf(req);
@@ -283,7 +321,15 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
     if (route.kind === "relay") return reject("not_found");
     if (route.kind === "invalid") return reject("invalid_subdomain");
     ex.agent = route.address;
-    if (cluster && !registry.get(route.address)?.isOpen) return reject("cluster_unavailable");
+    if (cluster && !registry.get(route.address)?.isOpen) {
+      const client = { ip: ex.ip, proto: forwardInfo(req, ex).proto };
+      void cluster.forwardUpgrade(req, socket, head, route.address, client).then((outcome) => {
+        if (outcome === "forwarded") ex.status = 101;
+        else if (outcome === "offline") reject("agent_offline");
+        else reject("cluster_unavailable");
+      });
+      return;
+    }
     const admitted = admit(req, ex, route.address);
     if ("code" in admitted) return reject(admitted.code, admitted.headers);
     proxyUpgrade(req, socket, head, openStream(admitted), {

@@ -3,6 +3,7 @@ import { writeFileSync } from "node:fs";
 import { connect } from "node:http2";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import WebSocket, { WebSocketServer } from "ws";
 import { AgentIdentity } from "../../src/peer/identity.ts";
 import { tempHome } from "../helpers/cli.ts";
 import {
@@ -150,6 +151,44 @@ describe("a cluster of relay nodes on Redis", () => {
       10_000,
     );
     expect(back.body.toString()).toBe("ok:/z");
+  });
+
+  it("carries a WebSocket to an agent on another node, byte for byte", async () => {
+    redis = await startRedis();
+    const secret = secretFile();
+    const n1 = await node(redis.url, secret, "n1");
+    const n2 = await node(redis.url, secret, "n2");
+    const local = await startLocalServer((_req, res) => res.end("plain"));
+    const wss = new WebSocketServer({ server: local.server });
+    wss.on("connection", (ws) => ws.on("message", (m, binary) => ws.send(m, { binary })));
+    const peer = await startPeer(n1, local.url);
+    const host = `${peer.identity.hexAddress}.localhost:${n2.port()}`;
+    await eventually(
+      () => fetchVia(n2.port(), host, "/"),
+      (r) => r.status === 200,
+    );
+    const ws = new WebSocket(`ws://127.0.0.1:${n2.port()}/socket`, { headers: { host } });
+    await new Promise((r, j) => {
+      ws.once("open", r);
+      ws.once("error", j);
+    });
+    const big = randomBytes(2 * 1024 * 1024);
+    const echoes: Buffer[] = [];
+    const done = new Promise<void>((resolve) =>
+      ws.on("message", (m: Buffer) => {
+        echoes.push(m);
+        if (echoes.length === 101) resolve();
+      }),
+    );
+    for (let i = 0; i < 100; i++) ws.send(`m${i}`);
+    ws.send(big);
+    await done;
+    expect(echoes.slice(0, 100).map(String)).toEqual(Array.from({ length: 100 }, (_, i) => `m${i}`));
+    expect(echoes[100]!.equals(big)).toBe(true);
+    const closed = new Promise<number>((r) => ws.once("close", (code) => r(code)));
+    ws.close(4321);
+    expect(await closed).toBe(4321);
+    wss.close();
   });
 
   it("refuses internal requests without the cluster secret", async () => {

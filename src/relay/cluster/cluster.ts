@@ -144,6 +144,40 @@ export class Cluster {
     });
   }
 
+  /** The same for an HTTP/1.1 upgrade; on "offline"/"unavailable" nothing was written to `socket`. */
+  async forwardUpgrade(
+    req: import("node:http").IncomingMessage,
+    socket: import("node:stream").Duplex,
+    head: Buffer,
+    address: string,
+    client: { ip: string; proto: string },
+  ): Promise<ForwardOutcome> {
+    let owner: Awaited<ReturnType<Ownership["lookup"]>>;
+    try {
+      owner = (await this.ownership?.lookup(address)) ?? null;
+    } catch (err) {
+      if (err instanceof ClusterUnavailableError) return "unavailable";
+      throw err;
+    }
+    if (!owner?.url || owner.nodeId === this.config.nodeId) return "offline";
+    this.stats.forwardsMade++;
+    return new Promise((resolve) => {
+      this.client.forwardUpgrade(
+        owner.url!,
+        req,
+        socket,
+        head,
+        { address, clientIp: client.ip, proto: client.proto },
+        () => {
+          this.stats.forwardErrors++;
+          this.ownership?.invalidate(address);
+          resolve("unavailable");
+        },
+        () => resolve("forwarded"),
+      );
+    });
+  }
+
   async stop(): Promise<void> {
     this.client.close();
     await this.ownership?.stop();

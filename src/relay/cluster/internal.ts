@@ -26,6 +26,8 @@ export const CLUSTER_HEADERS = {
   clientIp: "x-agent-relay-client-ip",
   proto: "x-agent-relay-client-proto",
   fromNode: "x-agent-relay-from-node",
+  /** On an HTTP/1.1 upgrade: the Upgrade value; the stream then carries raw bytes both ways. */
+  upgrade: "x-agent-relay-upgrade",
 } as const;
 
 const INTERNAL = new Set<string>(Object.values(CLUSTER_HEADERS));
@@ -159,6 +161,53 @@ export class HopClient {
       if (!res.writableFinished && !h2req.closed) h2req.close(constants.NGHTTP2_CANCEL);
     });
     (req as NodeJS.ReadableStream).pipe(h2req);
+  }
+
+  /**
+   * An HTTP/1.1 upgrade (WebSocket) to the owning node: one h2 stream whose two directions carry the
+   * raw bytes, the local server's `101` included. The owner answers 200 at once and then pipes.
+   */
+  forwardUpgrade(
+    url: string,
+    req: IncomingMessage,
+    socket: import("node:stream").Duplex,
+    head: Buffer,
+    meta: Omit<ForwardMeta, "fromNode">,
+    onError: (err: Error) => void,
+    onAnswer: () => void,
+  ): void {
+    const headers = hopHeaders(req, { ...meta, fromNode: this.nodeId }, this.secret);
+    headers[CLUSTER_HEADERS.upgrade] = String(req.headers.upgrade ?? "websocket");
+    let h2req: ReturnType<ClientHttp2Session["request"]>;
+    try {
+      h2req = this.session(url).request(headers, { endStream: false });
+    } catch (err) {
+      return onError(new HopError((err as Error).message));
+    }
+    let answered = false;
+    h2req.on("response", (h) => {
+      answered = true;
+      if (Number(h[":status"]) !== 200) {
+        h2req.close(constants.NGHTTP2_CANCEL);
+        return onError(new HopError(`owner answered ${h[":status"]}`));
+      }
+      onAnswer();
+      h2req.pipe(socket);
+    });
+    h2req.on("error", (err) => {
+      if (!answered) onError(new HopError(err.message));
+      else socket.destroy();
+    });
+    h2req.on("close", () => {
+      if (!answered) onError(new HopError("hop reset"));
+      else if (!socket.destroyed) socket.end();
+    });
+    socket.on("close", () => {
+      if (!h2req.closed) h2req.close(constants.NGHTTP2_CANCEL);
+    });
+    socket.on("error", () => socket.destroy());
+    if (head.byteLength > 0) h2req.write(head);
+    socket.pipe(h2req);
   }
 
   close(): void {
