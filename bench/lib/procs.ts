@@ -188,6 +188,7 @@ export async function startUp(
         `http://127.0.0.1:${targetPort}`,
         "--log-level",
         "warn",
+        "--no-ui",
         ...extra,
       ],
       { AGENT_RELAY_HOME: home },
