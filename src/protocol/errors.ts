@@ -42,6 +42,23 @@ export const HTTP_ERRORS = {
 
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;
 
+/** Errors of the peer's local management page (same body shape; it listens on 127.0.0.1 only). */
+export const UI_ERRORS = {
+  unauthorized: { status: 401, message: "sign in with `agent-relay ui`" },
+  bad_host: { status: 421, message: "the Host header is not 127.0.0.1:<port> or localhost:<port>" },
+  bad_origin: { status: 403, message: "the request did not come from the management page itself" },
+  bad_csrf_token: { status: 403, message: "the CSRF token is missing or wrong" },
+  not_found: { status: 404, message: "no such page or endpoint" },
+  method_not_allowed: { status: 405, message: "this endpoint does not take that method" },
+  unsupported_media_type: { status: 415, message: "send application/json" },
+  payload_too_large: { status: 413, message: "the request body is larger than the limit" },
+  bad_request: { status: 400, message: "the request body is not the expected JSON" },
+  invalid_setting: { status: 400, message: "the change was refused; see message" },
+  internal_error: { status: 500, message: "the peer failed to apply the change; see its log" },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type UiErrorCode = keyof typeof UI_ERRORS;
+
 /** The JSON body for an HTTP error. */
 export function errorBody(code: HttpErrorCode): string {
   return `{"error":"${code}"}`;
