@@ -25,7 +25,7 @@ const { values } = parseArgs({
 if (values.help) {
   process.stdout.write(
     "usage: npm run bench -- [--full | --smoke] [--only <scenario>]... [--reps <n>] [--peers] [--out <dir>]\n" +
-      "scenarios: small-requests throughput many-streams many-tunnels restart-storm added-latency auth secure-channel\n",
+      "scenarios: small-requests throughput many-streams many-tunnels restart-storm added-latency auth secure-channel cross-node\n",
   );
   process.exit(0);
 }

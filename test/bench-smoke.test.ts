@@ -50,7 +50,14 @@ describe("bench smoke run", () => {
       }
     }
     // Each scenario that has a direct baseline reports tunnel ÷ direct ratios.
-    const withBaseline = ["small-requests", "throughput", "many-streams", "many-tunnels", "added-latency"];
+    const withBaseline = [
+      "small-requests",
+      "throughput",
+      "many-streams",
+      "many-tunnels",
+      "added-latency",
+      "cross-node",
+    ];
     if (hasNoise) {
       withBaseline.push("secure-channel");
       expect(report.scenarios.find((x) => x.id === "secure-channel")!.setup.secureChannel).toBe("always");

@@ -14,7 +14,7 @@ export interface ScenarioContext {
 }
 
 export interface Scenario<P extends object = object> {
-  /** Number in the issue's list, 1-8. */
+  /** Number in the issue's list (1-8), then 9 for cross-node. */
   n: number;
   /** Name for `--only`. */
   id: string;

@@ -2,6 +2,7 @@
 import type { Scenario } from "../lib/scenario.ts";
 import { addedLatency } from "./added-latency.ts";
 import { auth } from "./auth.ts";
+import { crossNode } from "./cross-node.ts";
 import { manyStreams } from "./many-streams.ts";
 import { manyTunnels } from "./many-tunnels.ts";
 import { restartStorm } from "./restart-storm.ts";
@@ -18,4 +19,5 @@ export const scenarios: Scenario<object>[] = [
   addedLatency,
   auth,
   secureChannel,
+  crossNode,
 ] as Scenario<object>[];
