@@ -5,7 +5,7 @@
  * own tunnel: single-node) and through node B (one internal hop to A: cross-node).
  */
 
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -47,6 +47,11 @@ async function freePort(): Promise<number> {
 
 /** `redis-server` on a free loopback port, without persistence. Resolves once it accepts connections. */
 async function startRedis(): Promise<{ proc: Proc; url: string }> {
+  try {
+    execFileSync("redis-server", ["--version"], { stdio: "ignore" });
+  } catch {
+    throw new Error("redis-server is not on the PATH (Debian package redis-server)");
+  }
   const port = await freePort();
   const proc = new Proc(
     "redis",
