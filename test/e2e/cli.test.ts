@@ -73,7 +73,8 @@ describe("the command line, as a user runs it", () => {
     up.child.kill("SIGKILL");
     await up.exited;
     let offline = await curl(`${url}/after`);
-    for (let i = 0; i < 50 && offline.status !== 502; i++) offline = await curl(`${url}/after`);
+    for (let i = 0; i < 50 && !offline.body.includes("agent_offline"); i++)
+      offline = await curl(`${url}/after`);
     expect(offline.status).toBe(502);
     expect(JSON.parse(offline.body)).toEqual({ error: "agent_offline" });
 
@@ -126,8 +127,9 @@ describe("the command line, as a user runs it", () => {
     expect((await curl(`${url2}/x`)).status).toBe(200);
 
     await run(home, ["agent", "disable", "a1"]);
+    // A request racing the tunnel's goodbye may get tunnel_error; once it is gone, agent_offline.
     let gone = await curl(`${url1}/x`);
-    for (let i = 0; i < 50 && gone.status !== 502; i++) gone = await curl(`${url1}/x`);
+    for (let i = 0; i < 50 && !gone.body.includes("agent_offline"); i++) gone = await curl(`${url1}/x`);
     expect(JSON.parse(gone.body)).toEqual({ error: "agent_offline" });
     expect((await curl(`${url2}/y`)).status).toBe(200);
 
