@@ -5,14 +5,15 @@
  * them together and routes.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { ClientHttp2Stream, Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Socket } from "node:net";
 import { hostname } from "node:os";
-import { Duplex } from "node:stream";
+import type { Duplex } from "node:stream";
 import pino, { type Logger } from "pino";
 import { TUNNEL_PATH } from "../protocol/constants.ts";
 import { HTTP_ERRORS, type HttpErrorCode } from "../protocol/errors.ts";
 import { GoAwayCode } from "../yamux/frame.ts";
+import type { YamuxStream } from "../yamux/stream.ts";
 import { logExchange } from "./access-log.ts";
 import { Cluster } from "./cluster/cluster.ts";
 import { CLUSTER_HEADERS } from "./cluster/internal.ts";
@@ -72,6 +73,14 @@ export interface Relay {
 }
 
 type Refusal = { code: HttpErrorCode; headers?: Record<string, string> };
+
+/**
+ * A raw hop stream to another node stands in for a yamux stream in the upgrade paths: they use it
+ * only as a Duplex (plus the socket no-ops Node's HTTP client may call).
+ */
+function asStream(s: ClientHttp2Stream): YamuxStream {
+  return Object.assign(s, { setNoDelay: () => s, setKeepAlive: () => s }) as unknown as YamuxStream;
+}
 
 export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay {
   const config = verifyRelayConfig(input);
@@ -228,13 +237,26 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
       address = route.address;
     }
     ex.agent = address;
-    if (hop && req.headers[CLUSTER_HEADERS.upgrade] !== undefined)
-      return serveHopUpgrade(req as Http2ServerRequest, res as Http2ServerResponse, ex, hop);
+    if (hop && req.headers[CLUSTER_HEADERS.raw] !== undefined)
+      return serveRaw(req as Http2ServerRequest, res as Http2ServerResponse, ex, hop);
     const websocket = req.method === "CONNECT";
     if (websocket && req.headers[":protocol"] !== "websocket") return reject("bad_request");
     if (cluster && !hop && !registry.get(address)?.isOpen) {
       // The tunnel lives on another node (or nowhere): one hop to its owner, never a redirect.
-      if (websocket) return reject("cluster_unavailable");
+      if (websocket) {
+        void cluster.openRaw(req, address, { ip: ex.ip, proto: forwardInfo(req, ex).proto }).then((r) => {
+          if (r.outcome !== "forwarded")
+            return reject(r.outcome === "offline" ? "agent_offline" : "cluster_unavailable");
+          proxyExtendedConnect(req as Http2ServerRequest, res as Http2ServerResponse, asStream(r.stream), {
+            ex,
+            info: forwardInfo(req, ex),
+            firstByteTimeoutMs: config.firstByteTimeoutMs,
+            idle,
+            fail: reject,
+          });
+        });
+        return;
+      }
       void cluster
         .forward(req, res, address, { ip: ex.ip, proto: forwardInfo(req, ex).proto }, (status) => {
           ex.status = status;
@@ -261,38 +283,35 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
   };
 
   /**
-   * An HTTP/1.1 upgrade another node forwarded: the h2 stream's two directions are the client's raw
-   * bytes. Answer 200 at once, rebuild the upgrade head, and pipe exactly as for a local client.
+   * A raw stream another node opened for an upgrade: after our 200, its request body goes into a
+   * yamux stream to the agent and the stream's bytes come back as the response body. The other node
+   * writes the upgrade head itself, exactly as it would into a local stream.
    */
-  const serveHopUpgrade = (req: Http2ServerRequest, res: Http2ServerResponse, ex: Exchange, hop: Hop) => {
-    res.writeHead(200);
-    const raw = Duplex.from({ readable: req, writable: res });
+  const serveRaw = (req: Http2ServerRequest, res: Http2ServerResponse, ex: Exchange, hop: Hop) => {
     const admitted = admit(req, ex, hop.address);
     if ("code" in admitted) {
       ex.error = admitted.code;
       metrics.error(admitted.code);
-      raw.end(rawError(admitted.code, { "X-Request-Id": ex.id, ...admitted.headers }));
-      return;
+      return void sendError(res, admitted.code, admitted.headers ?? {});
     }
-    const rawHeaders: string[] = [];
-    for (let i = 0; i < req.rawHeaders.length; i += 2) {
-      const name = req.rawHeaders[i]!.toLowerCase();
-      if (!name.startsWith(":") && !name.startsWith("x-agent-relay-"))
-        rawHeaders.push(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
-    }
-    rawHeaders.push("Connection", "Upgrade", "Upgrade", String(req.headers[CLUSTER_HEADERS.upgrade]));
-    if (req.headers.host === undefined) rawHeaders.unshift("Host", String(req.headers[":authority"] ?? ""));
-    const head = { method: req.method, url: req.url, rawHeaders } as IncomingMessage;
-    proxyUpgrade(head, raw, Buffer.alloc(0), openStream(admitted), {
-      ex,
-      info: forwardInfo(req, ex, hop),
-      firstByteTimeoutMs: config.firstByteTimeoutMs,
-      idle,
-      fail: (code) => {
-        ex.error = code;
-        metrics.error(code);
-      },
+    const stream = openStream(admitted);
+    res.writeHead(200);
+    ex.status = 200;
+    req.on("data", (c: Buffer) => {
+      ex.bytesIn += c.byteLength;
     });
+    stream.on("data", (c: Buffer) => {
+      ex.bytesOut += c.byteLength;
+    });
+    req.pipe(stream);
+    stream.pipe(res as unknown as NodeJS.WritableStream);
+    const teardown = () => {
+      stream.destroy();
+      if (!res.writableEnded) res.destroy();
+    };
+    stream.on("error", teardown);
+    stream.on("close", teardown);
+    res.on("close", teardown);
   };
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -323,10 +342,19 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
     ex.agent = route.address;
     if (cluster && !registry.get(route.address)?.isOpen) {
       const client = { ip: ex.ip, proto: forwardInfo(req, ex).proto };
-      void cluster.forwardUpgrade(req, socket, head, route.address, client).then((outcome) => {
-        if (outcome === "forwarded") ex.status = 101;
-        else if (outcome === "offline") reject("agent_offline");
-        else reject("cluster_unavailable");
+      void cluster.openRaw(req, route.address, client).then((r) => {
+        if (r.outcome !== "forwarded")
+          return reject(r.outcome === "offline" ? "agent_offline" : "cluster_unavailable");
+        proxyUpgrade(req, socket, head, asStream(r.stream), {
+          ex,
+          info: forwardInfo(req, ex),
+          firstByteTimeoutMs: config.firstByteTimeoutMs,
+          idle,
+          fail: (code) => {
+            ex.error = code;
+            metrics.error(code);
+          },
+        });
       });
       return;
     }

@@ -191,6 +191,55 @@ describe("a cluster of relay nodes on Redis", () => {
     wss.close();
   });
 
+  it("carries an HTTP/2 WebSocket (extended CONNECT) to an agent on another node", async () => {
+    redis = await startRedis();
+    const secret = secretFile();
+    const n1 = await node(redis.url, secret, "n1");
+    const n2 = await node(redis.url, secret, "n2");
+    const local = await startLocalServer((_req, res) => res.end("plain"));
+    const wss = new WebSocketServer({ server: local.server });
+    wss.on("connection", (ws) => ws.on("message", (m, binary) => ws.send(m, { binary })));
+    const peer = await startPeer(n1, local.url);
+    const host = `${peer.identity.hexAddress}.localhost:${n2.port()}`;
+    await eventually(
+      () => fetchVia(n2.port(), host, "/"),
+      (r) => r.status === 200,
+    );
+    const session = connect(`http://127.0.0.1:${n2.port()}`);
+    await new Promise<void>((resolve) => session.once("remoteSettings", () => resolve()));
+    const stream = session.request(
+      {
+        ":method": "CONNECT",
+        ":protocol": "websocket",
+        ":scheme": "http",
+        ":path": "/ws",
+        ":authority": host,
+        "sec-websocket-version": "13",
+      },
+      { endStream: false },
+    );
+    const status = await new Promise<number>((resolve) =>
+      stream.once("response", (h) => resolve(Number(h[":status"]))),
+    );
+    expect(status).toBe(200);
+    // One masked text frame out; the echo comes back as one unmasked frame.
+    const text = Buffer.from("hello across nodes over h2");
+    const mask = randomBytes(4);
+    const masked = Buffer.from(text.map((b, i) => b ^ mask[i % 4]!));
+    stream.write(Buffer.concat([Buffer.from([0x81, 0x80 | text.byteLength]), mask, masked]));
+    const echo = await new Promise<Buffer>((resolve) => {
+      let buf = Buffer.alloc(0);
+      stream.on("data", (c: Buffer) => {
+        buf = Buffer.concat([buf, c]);
+        if (buf.byteLength >= 2 && buf.byteLength >= 2 + buf[1]!) resolve(buf.subarray(2, 2 + buf[1]!));
+      });
+    });
+    expect(echo.toString()).toBe(text.toString());
+    stream.close();
+    session.close();
+    wss.close();
+  });
+
   it("refuses internal requests without the cluster secret", async () => {
     redis = await startRedis();
     const n1 = await node(redis.url, secretFile(), "n1");

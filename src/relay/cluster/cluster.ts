@@ -3,7 +3,7 @@
  * nodes forward to, and the forwarding of public requests for agents whose tunnel lives elsewhere.
  * spec/CLUSTER.md.
  */
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { ClientHttp2Stream, Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Logger } from "pino";
 import { HopClient, type HopServer, type PublicReq, type PublicRes, startHopServer } from "./internal.ts";
 import { ClusterUnavailableError, Ownership, ownershipDefaults } from "./ownership.ts";
@@ -144,38 +144,33 @@ export class Cluster {
     });
   }
 
-  /** The same for an HTTP/1.1 upgrade; on "offline"/"unavailable" nothing was written to `socket`. */
-  async forwardUpgrade(
-    req: import("node:http").IncomingMessage,
-    socket: import("node:stream").Duplex,
-    head: Buffer,
+  /** A raw stream to the agent's tunnel on its owning node (for upgrades), or why there is none. */
+  async openRaw(
+    req: PublicReq,
     address: string,
     client: { ip: string; proto: string },
-  ): Promise<ForwardOutcome> {
+  ): Promise<{ outcome: "forwarded"; stream: ClientHttp2Stream } | { outcome: "offline" | "unavailable" }> {
     let owner: Awaited<ReturnType<Ownership["lookup"]>>;
     try {
       owner = (await this.ownership?.lookup(address)) ?? null;
     } catch (err) {
-      if (err instanceof ClusterUnavailableError) return "unavailable";
+      if (err instanceof ClusterUnavailableError) return { outcome: "unavailable" };
       throw err;
     }
-    if (!owner?.url || owner.nodeId === this.config.nodeId) return "offline";
+    if (!owner?.url || owner.nodeId === this.config.nodeId) return { outcome: "offline" };
     this.stats.forwardsMade++;
-    return new Promise((resolve) => {
-      this.client.forwardUpgrade(
-        owner.url!,
-        req,
-        socket,
-        head,
-        { address, clientIp: client.ip, proto: client.proto },
-        () => {
-          this.stats.forwardErrors++;
-          this.ownership?.invalidate(address);
-          resolve("unavailable");
-        },
-        () => resolve("forwarded"),
-      );
-    });
+    try {
+      const stream = await this.client.openRaw(owner.url, req, {
+        address,
+        clientIp: client.ip,
+        proto: client.proto,
+      });
+      return { outcome: "forwarded", stream };
+    } catch {
+      this.stats.forwardErrors++;
+      this.ownership?.invalidate(address);
+      return { outcome: "unavailable" };
+    }
   }
 
   async stop(): Promise<void> {

@@ -8,6 +8,7 @@ import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   type ClientHttp2Session,
+  type ClientHttp2Stream,
   connect,
   constants,
   createServer,
@@ -26,8 +27,8 @@ export const CLUSTER_HEADERS = {
   clientIp: "x-agent-relay-client-ip",
   proto: "x-agent-relay-client-proto",
   fromNode: "x-agent-relay-from-node",
-  /** On an HTTP/1.1 upgrade: the Upgrade value; the stream then carries raw bytes both ways. */
-  upgrade: "x-agent-relay-upgrade",
+  /** A raw stream (upgrades): after the owner's 200 the stream carries the tunnel's bytes both ways. */
+  raw: "x-agent-relay-raw",
 } as const;
 
 const INTERNAL = new Set<string>(Object.values(CLUSTER_HEADERS));
@@ -164,50 +165,29 @@ export class HopClient {
   }
 
   /**
-   * An HTTP/1.1 upgrade (WebSocket) to the owning node: one h2 stream whose two directions carry the
-   * raw bytes, the local server's `101` included. The owner answers 200 at once and then pipes.
+   * A raw byte stream to the agent's tunnel on the owning node, for upgrades (WebSockets): once the
+   * owner answers 200, what this node writes goes into the yamux stream there and what comes back
+   * is the local server's bytes. Resolves with the h2 stream, or rejects if the owner refused.
    */
-  forwardUpgrade(
-    url: string,
-    req: IncomingMessage,
-    socket: import("node:stream").Duplex,
-    head: Buffer,
-    meta: Omit<ForwardMeta, "fromNode">,
-    onError: (err: Error) => void,
-    onAnswer: () => void,
-  ): void {
+  openRaw(url: string, req: PublicReq, meta: Omit<ForwardMeta, "fromNode">): Promise<ClientHttp2Stream> {
     const headers = hopHeaders(req, { ...meta, fromNode: this.nodeId }, this.secret);
-    headers[CLUSTER_HEADERS.upgrade] = String(req.headers.upgrade ?? "websocket");
-    let h2req: ReturnType<ClientHttp2Session["request"]>;
-    try {
-      h2req = this.session(url).request(headers, { endStream: false });
-    } catch (err) {
-      return onError(new HopError((err as Error).message));
-    }
-    let answered = false;
-    h2req.on("response", (h) => {
-      answered = true;
-      if (Number(h[":status"]) !== 200) {
-        h2req.close(constants.NGHTTP2_CANCEL);
-        return onError(new HopError(`owner answered ${h[":status"]}`));
+    headers[":method"] = "POST";
+    headers[CLUSTER_HEADERS.raw] = "1";
+    return new Promise((resolve, reject) => {
+      let h2req: ClientHttp2Stream;
+      try {
+        h2req = this.session(url).request(headers, { endStream: false });
+      } catch (err) {
+        return reject(new HopError((err as Error).message));
       }
-      onAnswer();
-      h2req.pipe(socket);
+      h2req.once("response", (h) => {
+        if (Number(h[":status"]) === 200) return resolve(h2req);
+        h2req.close(constants.NGHTTP2_CANCEL);
+        reject(new HopError(`owner answered ${h[":status"]}`));
+      });
+      h2req.once("error", (err) => reject(new HopError(err.message)));
+      h2req.once("close", () => reject(new HopError("hop reset")));
     });
-    h2req.on("error", (err) => {
-      if (!answered) onError(new HopError(err.message));
-      else socket.destroy();
-    });
-    h2req.on("close", () => {
-      if (!answered) onError(new HopError("hop reset"));
-      else if (!socket.destroyed) socket.end();
-    });
-    socket.on("close", () => {
-      if (!h2req.closed) h2req.close(constants.NGHTTP2_CANCEL);
-    });
-    socket.on("error", () => socket.destroy());
-    if (head.byteLength > 0) h2req.write(head);
-    socket.pipe(h2req);
   }
 
   close(): void {
