@@ -60,7 +60,11 @@ export function writeHead(
     res.writeHead(status, obj);
   } else {
     res.writeHead(status, statusMessage, headers);
-    res.flushHeaders();
+    // A streaming answer must show its head at once; an ordinary one has its first body bytes in
+    // the same read, and Node sends head and body in one write if we wait for the end of this turn.
+    setImmediate(() => {
+      if (!res.headersSent && !res.destroyed) res.flushHeaders();
+    });
   }
 }
 
