@@ -2,7 +2,6 @@
 import { Command, Option } from "commander";
 import { VERSION } from "../version.ts";
 import { agentCommands } from "./agent.ts";
-import { runDemo } from "./demo.ts";
 import { CliError } from "./errors.ts";
 import { relayCommand } from "./relay.ts";
 import { serviceCommands } from "./service.ts";
@@ -52,7 +51,7 @@ program
   .description("relay, demo agent, local server and peer in one process; prints a working curl line")
   .addOption(new Option("--listen <host:port>", "relay address").default("127.0.0.1:8080"))
   .addOption(new Option("--log-level <level>", "log level").default("warn"))
-  .action(async (o) => runDemo(o));
+  .action(async (o) => (await import("./demo.ts")).runDemo(o));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (

@@ -5,7 +5,6 @@
  */
 import { type Command, Option } from "commander";
 import { CONFIG_ENV, CONFIG_FLAG, loadRelayConfig } from "../relay/config-load.ts";
-import { createRelay } from "../relay/server.ts";
 import { envName, type RawValue, SETTINGS } from "../relay/settings.ts";
 import { createLogger } from "./log.ts";
 
@@ -31,6 +30,8 @@ export function relayCommand(program: Command): void {
     for (const s of SETTINGS) flags[s.name] = o[camel(s.name)];
     const config = loadRelayConfig({ flags, env: process.env });
     const log = createLogger(config.logLevel, "relay");
+    // Loaded here, not at the top: `up` and the other commands never pay for the relay's modules.
+    const { createRelay } = await import("../relay/server.ts");
     const relay = createRelay(config, log);
     const bound = await relay.listen();
     const metrics = relay.metricsPort();
