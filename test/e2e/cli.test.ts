@@ -148,6 +148,21 @@ describe("the command line, as a user runs it", () => {
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
   });
 
+  it("demo runs everything in one process and prints a curl line that works", async () => {
+    const home = tempHome();
+    const demo = start(home, ["demo", "--listen", "127.0.0.1:0"]);
+    const url = (await demo.waitFor(/curl (http:\/\/[0-9a-f]{40}\.localhost:\d+\/hello)/))[1]!;
+    const answer = await curl(url);
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.body)).toMatchObject({ method: "GET", path: "/hello" });
+    // A second run reuses the demo agent instead of making another.
+    demo.child.kill("SIGTERM");
+    await demo.exited;
+    const again = start(home, ["demo", "--listen", "127.0.0.1:0"]);
+    await again.waitFor(/curl http:\/\//);
+    expect(JSON.parse(readFileSync(join(home, "config.json"), "utf8")).agents).toHaveLength(1);
+  });
+
   it("status says so when no peer is running", async () => {
     const r = await run(tempHome(), ["status"]);
     expect(r.code).toBe(1);
