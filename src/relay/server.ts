@@ -241,24 +241,27 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
       return serveRaw(req as Http2ServerRequest, res as Http2ServerResponse, ex, hop);
     const websocket = req.method === "CONNECT";
     if (websocket && req.headers[":protocol"] !== "websocket") return reject("bad_request");
+    const o = {
+      ex,
+      info: forwardInfo(req, ex, hop),
+      maxBodyBytes: config.maxBodyBytes,
+      firstByteTimeoutMs: config.firstByteTimeoutMs,
+      idle,
+      fail: reject,
+    };
     if (cluster && !hop && !registry.get(address)?.isOpen) {
       // The tunnel lives on another node (or nowhere): one hop to its owner, never a redirect.
+      const client = { ip: ex.ip, proto: o.info.proto };
       if (websocket) {
-        void cluster.openRaw(req, address, { ip: ex.ip, proto: forwardInfo(req, ex).proto }).then((r) => {
+        void cluster.openRaw(req, address, client).then((r) => {
           if (r.outcome !== "forwarded")
             return reject(r.outcome === "offline" ? "agent_offline" : "cluster_unavailable");
-          proxyExtendedConnect(req as Http2ServerRequest, res as Http2ServerResponse, asStream(r.stream), {
-            ex,
-            info: forwardInfo(req, ex),
-            firstByteTimeoutMs: config.firstByteTimeoutMs,
-            idle,
-            fail: reject,
-          });
+          proxyExtendedConnect(req as Http2ServerRequest, res as Http2ServerResponse, asStream(r.stream), o);
         });
         return;
       }
       void cluster
-        .forward(req, res, address, { ip: ex.ip, proto: forwardInfo(req, ex).proto }, (status) => {
+        .forward(req, res, address, client, (status) => {
           ex.status = status;
         })
         .then((outcome) => {
@@ -269,14 +272,6 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
     }
     const admitted = admit(req, ex, address);
     if ("code" in admitted) return reject(admitted.code, admitted.headers);
-    const o = {
-      ex,
-      info: forwardInfo(req, ex, hop),
-      maxBodyBytes: config.maxBodyBytes,
-      firstByteTimeoutMs: config.firstByteTimeoutMs,
-      idle,
-      fail: reject,
-    };
     if (websocket)
       proxyExtendedConnect(req as Http2ServerRequest, res as Http2ServerResponse, openStream(admitted), o);
     else proxyRequest(req, res, openStream(admitted), o);
@@ -340,36 +335,30 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
     if (route.kind === "relay") return reject("not_found");
     if (route.kind === "invalid") return reject("invalid_subdomain");
     ex.agent = route.address;
+    const pipe = (stream: YamuxStream) =>
+      proxyUpgrade(req, socket, head, stream, {
+        ex,
+        info: forwardInfo(req, ex),
+        firstByteTimeoutMs: config.firstByteTimeoutMs,
+        idle,
+        fail: (code) => {
+          ex.error = code;
+          metrics.error(code);
+        },
+      });
     if (cluster && !registry.get(route.address)?.isOpen) {
+      // The tunnel lives on another node: the same pipe, over a raw hop stream to it.
       const client = { ip: ex.ip, proto: forwardInfo(req, ex).proto };
       void cluster.openRaw(req, route.address, client).then((r) => {
         if (r.outcome !== "forwarded")
           return reject(r.outcome === "offline" ? "agent_offline" : "cluster_unavailable");
-        proxyUpgrade(req, socket, head, asStream(r.stream), {
-          ex,
-          info: forwardInfo(req, ex),
-          firstByteTimeoutMs: config.firstByteTimeoutMs,
-          idle,
-          fail: (code) => {
-            ex.error = code;
-            metrics.error(code);
-          },
-        });
+        pipe(asStream(r.stream));
       });
       return;
     }
     const admitted = admit(req, ex, route.address);
     if ("code" in admitted) return reject(admitted.code, admitted.headers);
-    proxyUpgrade(req, socket, head, openStream(admitted), {
-      ex,
-      info: forwardInfo(req, ex),
-      firstByteTimeoutMs: config.firstByteTimeoutMs,
-      idle,
-      fail: (code) => {
-        ex.error = code;
-        metrics.error(code);
-      },
-    });
+    pipe(openStream(admitted));
   };
 
   const { h1, h2 } = listener;
