@@ -15,7 +15,7 @@ import { HTTP_ERRORS, type HttpErrorCode } from "../protocol/errors.ts";
 import { GoAwayCode } from "../yamux/frame.ts";
 import type { YamuxStream } from "../yamux/stream.ts";
 import { logExchange } from "./access-log.ts";
-import { Cluster } from "./cluster/cluster.ts";
+import type { Cluster, ClusterConfig } from "./cluster/cluster.ts";
 import { CLUSTER_HEADERS } from "./cluster/internal.ts";
 import {
   addressList,
@@ -99,20 +99,19 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
   let base = publicBase(config, boundPort);
   const urlFor = (address: string) => agentUrl(base, address);
 
-  const cluster = config.cluster
-    ? new Cluster(
-        {
-          redisUrl: config.cluster,
-          nodeId: config.nodeId ?? `${hostname()}-${process.pid}`,
-          internalHost: config.internalListen?.host ?? "127.0.0.1",
-          internalPort: config.internalListen?.port ?? 9101,
-          ...(config.internalUrl ? { internalUrl: config.internalUrl } : {}),
-          secret: readClusterSecret(config.clusterSecretFile!),
-          leaseMs: config.clusterLeaseMs,
-        },
-        log,
-      )
+  // The cluster (and Redis client) load only on a node that joins one.
+  const clusterConfig: ClusterConfig | undefined = config.cluster
+    ? {
+        redisUrl: config.cluster,
+        nodeId: config.nodeId ?? `${hostname()}-${process.pid}`,
+        internalHost: config.internalListen?.host ?? "127.0.0.1",
+        internalPort: config.internalListen?.port ?? 9101,
+        ...(config.internalUrl ? { internalUrl: config.internalUrl } : {}),
+        secret: readClusterSecret(config.clusterSecretFile!),
+        leaseMs: config.clusterLeaseMs,
+      }
     : undefined;
+  let cluster: Cluster | undefined;
 
   const vitals = {
     tunnels: () => registry.size,
@@ -122,20 +121,24 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
   const metrics = new RelayMetrics({
     ...vitals,
     pendingTunnels: () => limits.pendingCount(),
-    ...(cluster
+    ...(clusterConfig
       ? {
           cluster: {
-            up: () => cluster.state === "ok",
-            owned: () => cluster.ownedCount,
-            forwardsMade: () => cluster.stats.forwardsMade,
-            forwardsReceived: () => cluster.stats.forwardsReceived,
-            forwardErrors: () => cluster.stats.forwardErrors,
-            redisErrors: () => cluster.redisErrors,
+            up: () => cluster?.state === "ok",
+            owned: () => cluster?.ownedCount ?? 0,
+            forwardsMade: () => cluster?.stats.forwardsMade ?? 0,
+            forwardsReceived: () => cluster?.stats.forwardsReceived ?? 0,
+            forwardErrors: () => cluster?.stats.forwardErrors ?? 0,
+            redisErrors: () => cluster?.redisErrors ?? 0,
           },
         }
       : {}),
   });
-  const health = { ...vitals, startedAt, ...(cluster ? { cluster: () => cluster.state } : {}) };
+  const health = {
+    ...vitals,
+    startedAt,
+    ...(clusterConfig ? { cluster: () => cluster?.state ?? ("degraded" as const) } : {}),
+  };
   const metricsServer = config.metricsListen ? new MetricsServer(metrics, health) : undefined;
   const endpoint = new TunnelEndpoint({
     config,
@@ -147,8 +150,8 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
     onAuthResult: (result) => metrics.auth(result),
     onRefused: (code) => metrics.error(code),
     onTakeover: () => metrics.takeover(),
-    ...(cluster
-      ? { onTunnelUp: (a: string) => cluster.claim(a), onTunnelDown: (a: string) => cluster.release(a) }
+    ...(clusterConfig
+      ? { onTunnelUp: (a: string) => cluster?.claim(a), onTunnelDown: (a: string) => cluster?.release(a) }
       : {}),
   });
   const listener = new PublicListener({
@@ -430,8 +433,10 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
     internalPort: () => cluster?.internalPort,
     listen: async () => {
       boundPort = await listener.listen(config.host, config.port);
-      if (cluster) {
+      if (clusterConfig) {
         try {
+          const { Cluster } = await import("./cluster/cluster.ts");
+          cluster = new Cluster(clusterConfig, log);
           await cluster.start(
             (req, res, address, client) => onRequest(req, res, { address, ...client }),
             (res, status, code) => {
