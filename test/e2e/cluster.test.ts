@@ -54,6 +54,24 @@ async function eventually(
   return a;
 }
 
+/** Two nodes; a WebSocket echo server behind a peer on node 1, reached through node 2. */
+async function echoAgentOnOtherNode() {
+  redis = await startRedis();
+  const secret = secretFile();
+  const n1 = await node(redis.url, secret, "n1");
+  const n2 = await node(redis.url, secret, "n2");
+  const local = await startLocalServer((_req, res) => res.end("plain"));
+  const wss = new WebSocketServer({ server: local.server });
+  wss.on("connection", (ws) => ws.on("message", (m, binary) => ws.send(m, { binary })));
+  const peer = await startPeer(n1, local.url);
+  const host = `${peer.identity.hexAddress}.localhost:${n2.port()}`;
+  await eventually(
+    () => fetchVia(n2.port(), host, "/"),
+    (r) => r.status === 200,
+  );
+  return { n2, wss, host };
+}
+
 describe("a cluster of relay nodes on Redis", () => {
   it("serves every agent through every node, across nodes in one hop, and follows takeovers", async () => {
     redis = await startRedis();
@@ -154,19 +172,7 @@ describe("a cluster of relay nodes on Redis", () => {
   });
 
   it("carries a WebSocket to an agent on another node, byte for byte", async () => {
-    redis = await startRedis();
-    const secret = secretFile();
-    const n1 = await node(redis.url, secret, "n1");
-    const n2 = await node(redis.url, secret, "n2");
-    const local = await startLocalServer((_req, res) => res.end("plain"));
-    const wss = new WebSocketServer({ server: local.server });
-    wss.on("connection", (ws) => ws.on("message", (m, binary) => ws.send(m, { binary })));
-    const peer = await startPeer(n1, local.url);
-    const host = `${peer.identity.hexAddress}.localhost:${n2.port()}`;
-    await eventually(
-      () => fetchVia(n2.port(), host, "/"),
-      (r) => r.status === 200,
-    );
+    const { n2, wss, host } = await echoAgentOnOtherNode();
     const ws = new WebSocket(`ws://127.0.0.1:${n2.port()}/socket`, { headers: { host } });
     await new Promise((r, j) => {
       ws.once("open", r);
@@ -192,19 +198,7 @@ describe("a cluster of relay nodes on Redis", () => {
   });
 
   it("carries an HTTP/2 WebSocket (extended CONNECT) to an agent on another node", async () => {
-    redis = await startRedis();
-    const secret = secretFile();
-    const n1 = await node(redis.url, secret, "n1");
-    const n2 = await node(redis.url, secret, "n2");
-    const local = await startLocalServer((_req, res) => res.end("plain"));
-    const wss = new WebSocketServer({ server: local.server });
-    wss.on("connection", (ws) => ws.on("message", (m, binary) => ws.send(m, { binary })));
-    const peer = await startPeer(n1, local.url);
-    const host = `${peer.identity.hexAddress}.localhost:${n2.port()}`;
-    await eventually(
-      () => fetchVia(n2.port(), host, "/"),
-      (r) => r.status === 200,
-    );
+    const { n2, wss, host } = await echoAgentOnOtherNode();
     const session = connect(`http://127.0.0.1:${n2.port()}`);
     await new Promise<void>((resolve) => session.once("remoteSettings", () => resolve()));
     const stream = session.request(
