@@ -174,6 +174,7 @@ export class AgentTunnel extends EventEmitter<AgentTunnelEvents> {
       // Restarting: the relay wants us elsewhere now; in-flight streams may still finish.
       if (code === GoAwayCode.Restarting) this.setState({ kind: "connecting" });
     });
+    c.start(); // every listener is attached: frames queued behind AUTH_OK go in now
     const stopProbing = this.opts.probe === false ? this.markConnected(url) : this.probeLoop(c, url);
     return new Promise((resolve) => {
       const done = (closeCode: number) => {

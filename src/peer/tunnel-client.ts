@@ -36,6 +36,8 @@ export interface ConnectedTunnel {
   auth: AuthOk;
   /** Whether the tunnel runs inside the Noise secure channel. */
   secure: boolean;
+  /** Starts feeding the session; call once a "stream" listener is attached. */
+  start: () => void;
 }
 
 /** The relay refused or closed the tunnel before it was up. */
@@ -89,7 +91,7 @@ function opened<T>(ws: WebSocket, onOpen: () => T): Promise<T> {
 }
 
 /** The next message on `link`, or the relay's close as a TunnelRefusedError. */
-function inbox(link: Link): { link: Link; next: () => Promise<Buffer> } {
+function inbox(link: Link): { link: Link; next: () => Promise<Buffer>; rest: () => Buffer[] } {
   const queue: Buffer[] = [];
   let waiting: { resolve: (b: Buffer) => void; reject: (e: Error) => void } | undefined;
   let closed: TunnelRefusedError | undefined;
@@ -111,7 +113,9 @@ function inbox(link: Link): { link: Link; next: () => Promise<Buffer> } {
       waiting = { resolve, reject };
     });
   };
-  return { link, next };
+  /** Messages that arrived but were not asked for yet (the first yamux frames behind AUTH_OK). */
+  const rest = () => queue.splice(0);
+  return { link, next, rest };
 }
 
 export async function connectTunnel(opts: ConnectOptions): Promise<ConnectedTunnel> {
@@ -133,8 +137,8 @@ export async function connectTunnel(opts: ConnectOptions): Promise<ConnectedTunn
   }, timeoutMs);
   try {
     const plain = await opened(ws, () => (secure ? undefined : inbox(plainLink(ws, MAX_WS_MESSAGE))));
-    const link = plain ? plain.link : await noiseLink(ws, true);
-    const next = plain ? plain.next : inbox(link).next;
+    const box = plain ?? inbox(await noiseLink(ws, true));
+    const { link, next } = box;
     const challenge = decodeChallenge(await next());
     const timestamp = Math.floor(now() / 1000);
     const message = buildAuthMessage({
@@ -155,11 +159,19 @@ export async function connectTunnel(opts: ConnectOptions): Promise<ConnectedTunn
       }),
     );
     const auth = decodeAuthOk(await next());
-    const session = sessionOverLink(link, "acceptor", {
-      maxMessageBytes: Math.min(auth.maxMessageBytes, MAX_WS_MESSAGE),
-      ...opts.yamux,
-    });
-    return { ws, session, auth, secure };
+    const session = sessionOverLink(
+      link,
+      "acceptor",
+      { maxMessageBytes: Math.min(auth.maxMessageBytes, MAX_WS_MESSAGE), ...opts.yamux },
+      false,
+    );
+    // Frames may already be queued right behind AUTH_OK (the relay routes to a tunnel as soon as it
+    // logs in). They go to the session, in order, once its owner listens for streams.
+    const start = () => {
+      for (const buf of box.rest()) session.receive(buf);
+      link.onMessage((buf) => session.receive(buf));
+    };
+    return { ws, session, auth, secure, start };
   } catch (err) {
     ws.terminate();
     if (timedOut) throw new Error(`no answer from ${url.origin} within ${timeoutMs} ms`);

@@ -7,12 +7,18 @@ import type { YamuxConfig } from "../yamux/config.ts";
 import { Session, type SessionRole } from "../yamux/session.ts";
 import type { Link } from "./link.ts";
 
-export function sessionOverLink(link: Link, role: SessionRole, config: Partial<YamuxConfig>): Session {
+/** With `feed` false the caller routes the link's messages to the session itself (see tunnel-client). */
+export function sessionOverLink(
+  link: Link,
+  role: SessionRole,
+  config: Partial<YamuxConfig>,
+  feed = true,
+): Session {
   const session = new Session({ send: (data, cb) => link.send(data, cb) }, role, {
     ...config,
     maxMessageBytes: Math.min(config.maxMessageBytes ?? link.maxMessage, link.maxMessage),
   });
-  link.onMessage((buf) => session.receive(buf));
+  if (feed) link.onMessage((buf) => session.receive(buf));
   link.ws.on("close", () => session.transportClosed());
   return session;
 }
