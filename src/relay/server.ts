@@ -74,6 +74,16 @@ export interface Relay {
 
 type Refusal = { code: HttpErrorCode; headers?: Record<string, string> };
 
+/** What to answer when no raw hop to the owning node was opened: the owner's own error if it gave one. */
+function hopRefusal(
+  r: { outcome: "refused"; code: string; retryAfter?: string } | { outcome: "offline" | "unavailable" },
+): [HttpErrorCode, Record<string, string>] {
+  if (r.outcome === "offline") return ["agent_offline", {}];
+  if (r.outcome === "refused" && Object.hasOwn(HTTP_ERRORS, r.code))
+    return [r.code as HttpErrorCode, r.retryAfter ? { "Retry-After": r.retryAfter } : {}];
+  return ["cluster_unavailable", {}];
+}
+
 /**
  * A raw hop stream to another node stands in for a yamux stream in the upgrade paths: they use it
  * only as a Duplex (plus the socket no-ops Node's HTTP client may call).
@@ -216,7 +226,9 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
     const ex = begin(req, hop?.ip);
     res.setHeader("X-Request-Id", ex.id);
     if (draining && req.httpVersionMajor === 1) res.setHeader("Connection", "close");
+    let gone = false;
     res.once("close", () => {
+      gone = true;
       ex.status = res.headersSent ? res.statusCode : 499;
       finish(ex);
     });
@@ -257,16 +269,23 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
       const client = { ip: ex.ip, proto: o.info.proto };
       if (websocket) {
         void cluster.openRaw(req, address, client).then((r) => {
-          if (r.outcome !== "forwarded")
-            return reject(r.outcome === "offline" ? "agent_offline" : "cluster_unavailable");
+          if (r.outcome !== "forwarded") return reject(...hopRefusal(r));
+          if (gone) return void r.stream.destroy(); // the client left during the lookup
           proxyExtendedConnect(req as Http2ServerRequest, res as Http2ServerResponse, asStream(r.stream), o);
         });
         return;
       }
       void cluster
-        .forward(req, res, address, client, (status) => {
-          ex.status = status;
-        })
+        .forward(
+          req,
+          res,
+          address,
+          client,
+          (status) => {
+            ex.status = status;
+          },
+          () => gone,
+        )
         .then((outcome) => {
           if (outcome === "offline") reject("agent_offline");
           else if (outcome === "unavailable") reject("cluster_unavailable");
@@ -353,8 +372,8 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
       // The tunnel lives on another node: the same pipe, over a raw hop stream to it.
       const client = { ip: ex.ip, proto: forwardInfo(req, ex).proto };
       void cluster.openRaw(req, route.address, client).then((r) => {
-        if (r.outcome !== "forwarded")
-          return reject(r.outcome === "offline" ? "agent_offline" : "cluster_unavailable");
+        if (r.outcome !== "forwarded") return reject(...hopRefusal(r));
+        if (socket.destroyed) return void r.stream.destroy(); // the client left during the lookup
         pipe(asStream(r.stream));
       });
       return;

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
+import { request } from "node:http";
 import { connect } from "node:http2";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -232,6 +233,82 @@ describe("a cluster of relay nodes on Redis", () => {
     stream.close();
     session.close();
     wss.close();
+  });
+
+  it("passes the owner's own refusal of a cross-node WebSocket on to the client", async () => {
+    redis = await startRedis();
+    const secret = secretFile();
+    // The owner allows one request per minute for the agent, loopback included.
+    const n1 = await startRelay({
+      cluster: redis.url,
+      nodeId: "n1",
+      internalListen: { host: "127.0.0.1", port: 0 },
+      clusterSecretFile: secret,
+      clusterLeaseMs: 1000,
+      requestRatePerMin: 1,
+      rateLimitExempt: [],
+    });
+    const n2 = await node(redis.url, secret, "n2");
+    const local = await startLocalServer((_req, res) => res.end("plain"));
+    const peer = await startPeer(n1, local.url, { probe: false });
+    const host = `${peer.identity.hexAddress}.localhost:${n2.port()}`;
+    await eventually(
+      () => fetchVia(n2.port(), host, "/"),
+      (r) => r.status === 200,
+    );
+    const status = await new Promise<{ code: number; body: string; retry?: string }>((resolve) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${n2.port()}/socket`, { headers: { host } });
+      ws.on("unexpected-response", (_req, res) => {
+        let body = "";
+        res.on("data", (c) => (body += c));
+        res.on("end", () =>
+          resolve({ code: res.statusCode ?? 0, body, retry: res.headers["retry-after"] as string }),
+        );
+      });
+      ws.on("error", () => {});
+    });
+    expect(status.code).toBe(429);
+    expect(JSON.parse(status.body)).toEqual({ error: "rate_limited" });
+    expect(Number(status.retry)).toBeGreaterThan(0);
+  });
+
+  it("passes 100 Continue across nodes, so a client waiting for it sends its body", async () => {
+    redis = await startRedis();
+    const secret = secretFile();
+    const n1 = await node(redis.url, secret, "n1");
+    const n2 = await node(redis.url, secret, "n2");
+    const local = await startLocalServer((req, res) => {
+      let n = 0;
+      req.on("data", (c: Buffer) => {
+        n += c.byteLength;
+      });
+      req.on("end", () => res.end(`got ${n}`));
+    });
+    const peer = await startPeer(n1, local.url);
+    const host = `${peer.identity.hexAddress}.localhost:${n2.port()}`;
+    await eventually(
+      () => fetchVia(n2.port(), host, "/"),
+      (r) => r.status === 200,
+    );
+    const answer = await new Promise<string>((resolve, reject) => {
+      const req = request({
+        host: "127.0.0.1",
+        port: n2.port(),
+        method: "PUT",
+        path: "/up",
+        headers: { host, expect: "100-continue", "content-length": 5 },
+      });
+      // The body goes only after the 100 arrives.
+      req.on("continue", () => req.end("hello"));
+      req.on("response", (res) => {
+        let body = "";
+        res.on("data", (c) => (body += c));
+        res.on("end", () => resolve(body));
+      });
+      req.on("error", reject);
+      req.flushHeaders();
+    });
+    expect(answer).toBe("got 5");
   });
 
   it("refuses internal requests without the cluster secret", async () => {

@@ -112,6 +112,7 @@ export class Cluster {
     address: string,
     client: { ip: string; proto: string },
     onAnswer: (status: number) => void,
+    isGone: () => boolean = () => false,
   ): Promise<ForwardOutcome> {
     let owner: Awaited<ReturnType<Ownership["lookup"]>>;
     try {
@@ -123,6 +124,7 @@ export class Cluster {
     // Not owned anywhere, owned by a node that stopped announcing itself, or owned by us while our
     // registry says otherwise (a stale record): one hop at most, so answer offline.
     if (!owner?.url || owner.nodeId === this.config.nodeId) return "offline";
+    if (isGone()) return "forwarded"; // the client left during the lookup: open nothing
     this.stats.forwardsMade++;
     return new Promise((resolve) => {
       this.client.forward(
@@ -149,7 +151,11 @@ export class Cluster {
     req: PublicReq,
     address: string,
     client: { ip: string; proto: string },
-  ): Promise<{ outcome: "forwarded"; stream: ClientHttp2Stream } | { outcome: "offline" | "unavailable" }> {
+  ): Promise<
+    | { outcome: "forwarded"; stream: ClientHttp2Stream }
+    | { outcome: "refused"; code: string; retryAfter?: string }
+    | { outcome: "offline" | "unavailable" }
+  > {
     let owner: Awaited<ReturnType<Ownership["lookup"]>>;
     try {
       owner = (await this.ownership?.lookup(address)) ?? null;
@@ -160,12 +166,16 @@ export class Cluster {
     if (!owner?.url || owner.nodeId === this.config.nodeId) return { outcome: "offline" };
     this.stats.forwardsMade++;
     try {
-      const stream = await this.client.openRaw(owner.url, req, {
+      const hop = await this.client.openRaw(owner.url, req, {
         address,
         clientIp: client.ip,
         proto: client.proto,
       });
-      return { outcome: "forwarded", stream };
+      if ("refused" in hop) {
+        if (hop.refused.code === "agent_offline") this.ownership?.invalidate(address);
+        return { outcome: "refused", ...hop.refused };
+      }
+      return { outcome: "forwarded", stream: hop.stream };
     } catch {
       this.stats.forwardErrors++;
       this.ownership?.invalidate(address);

@@ -95,6 +95,9 @@ export function answerHeaders(h: IncomingHttpHeaders): { status: number; headers
   return { status: Number(h[":status"] ?? 502), headers };
 }
 
+/** A raw hop: the open stream, or the owner's own refusal. */
+export type RawHop = { stream: ClientHttp2Stream } | { refused: { code: string; retryAfter?: string } };
+
 export class HopError extends Error {
   override name = "HopError";
 }
@@ -143,6 +146,14 @@ export class HopClient {
       return onError(new HopError((err as Error).message));
     }
     let answered = false;
+    let failed = false;
+    const fail = (err: Error) => {
+      if (answered || failed) return;
+      failed = true;
+      onError(err);
+    };
+    // The owner's local server decides on 100 Continue; pass it on to the waiting client.
+    h2req.on("continue", () => (res as ServerResponse).writeContinue());
     h2req.on("response", (h) => {
       answered = true;
       const { status, headers } = answerHeaders(h);
@@ -152,11 +163,11 @@ export class HopClient {
       h2req.pipe(res as NodeJS.WritableStream);
     });
     h2req.on("error", (err) => {
-      if (!answered) onError(new HopError(err.message));
+      if (!answered) fail(new HopError(err.message));
       else res.destroy();
     });
     h2req.on("close", () => {
-      if (!answered && h2req.rstCode !== constants.NGHTTP2_NO_ERROR) onError(new HopError("hop reset"));
+      if (h2req.rstCode !== constants.NGHTTP2_NO_ERROR) fail(new HopError("hop reset"));
     });
     res.on("close", () => {
       if (!res.writableFinished && !h2req.closed) h2req.close(constants.NGHTTP2_CANCEL);
@@ -169,7 +180,7 @@ export class HopClient {
    * owner answers 200, what this node writes goes into the yamux stream there and what comes back
    * is the local server's bytes. Resolves with the h2 stream, or rejects if the owner refused.
    */
-  openRaw(url: string, req: PublicReq, meta: Omit<ForwardMeta, "fromNode">): Promise<ClientHttp2Stream> {
+  openRaw(url: string, req: PublicReq, meta: Omit<ForwardMeta, "fromNode">): Promise<RawHop> {
     const headers = hopHeaders(req, { ...meta, fromNode: this.nodeId }, this.secret);
     headers[":method"] = "POST";
     headers[CLUSTER_HEADERS.raw] = "1";
@@ -181,9 +192,18 @@ export class HopClient {
         return reject(new HopError((err as Error).message));
       }
       h2req.once("response", (h) => {
-        if (Number(h[":status"]) === 200) return resolve(h2req);
-        h2req.close(constants.NGHTTP2_CANCEL);
-        reject(new HopError(`owner answered ${h[":status"]}`));
+        if (Number(h[":status"]) === 200) return resolve({ stream: h2req });
+        // The owner answered itself (agent_offline, rate_limited, ...): read its small JSON error.
+        let body = "";
+        h2req.setEncoding("utf8");
+        h2req.on("data", (c: string) => {
+          if (body.length < 256) body += c;
+        });
+        h2req.on("end", () => {
+          const code = /"error":"([a-z_]+)"/.exec(body)?.[1] ?? "cluster_unavailable";
+          const retryAfter = h["retry-after"];
+          resolve({ refused: { code, ...(typeof retryAfter === "string" ? { retryAfter } : {}) } });
+        });
       });
       h2req.once("error", (err) => reject(new HopError(err.message)));
       h2req.once("close", () => reject(new HopError("hop reset")));
@@ -213,7 +233,7 @@ export async function startHopServer(
   serve: (req: Http2ServerRequest, res: Http2ServerResponse, meta: ForwardMeta) => void,
   reject: (res: Http2ServerResponse, status: number, code: string) => void,
 ): Promise<HopServer> {
-  const server = createServer((req, res) => {
+  const handle = (req: Http2ServerRequest, res: Http2ServerResponse) => {
     if (!sameSecret(req.headers[CLUSTER_HEADERS.secret], secret)) return reject(res, 401, "unauthorized");
     const address = req.headers[CLUSTER_HEADERS.address];
     if (typeof address !== "string" || !/^[0-9a-f]{40}$/.test(address))
@@ -224,7 +244,11 @@ export async function startHopServer(
       proto: String(req.headers[CLUSTER_HEADERS.proto] ?? "http"),
       fromNode: String(req.headers[CLUSTER_HEADERS.fromNode] ?? ""),
     });
-  });
+  };
+  const server = createServer(handle);
+  // The agent's local server decides on 100 Continue (it travels back over the hop); Node would
+  // otherwise answer it here as well.
+  server.on("checkContinue", handle);
   server.on("sessionError", () => {});
   const sessions = new Set<import("node:http2").ServerHttp2Session>();
   server.on("session", (s) => {

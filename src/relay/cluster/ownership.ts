@@ -64,6 +64,9 @@ export class Ownership extends EventEmitter<OwnershipEvents> {
   private readonly sub: Redis;
   /** Addresses whose tunnels live on this node, with the epoch of our claim (0 = not yet claimed). */
   private readonly owned = new Map<string, number>();
+  /** Claims on their way to Redis, by address: only the newest one's answer counts. */
+  private readonly claiming = new Map<string, number>();
+  private claimSeq = 0;
   private readonly cache = new Map<string, { owner: OwnerInfo | null; until: number }>();
   private timer: NodeJS.Timeout | undefined;
   state: "ok" | "degraded" = "degraded";
@@ -151,19 +154,29 @@ export class Ownership extends EventEmitter<OwnershipEvents> {
 
   /** Records that a tunnel for `address` now lives here and claims it; never throws. */
   async claim(address: string): Promise<void> {
+    const seq = ++this.claimSeq;
+    this.claiming.set(address, seq);
     this.owned.set(address, 0);
     this.cache.delete(address);
     try {
-      const epoch = await this.redis.arClaim(
-        this.key("owner", address),
-        this.key("epoch", address),
-        this.opts.nodeId,
-        this.opts.leaseMs,
-        this.channel,
-        address,
+      const epoch = Number(
+        await this.redis.arClaim(
+          this.key("owner", address),
+          this.key("epoch", address),
+          this.opts.nodeId,
+          this.opts.leaseMs,
+          this.channel,
+          address,
+        ),
       );
-      if (this.owned.has(address)) this.owned.set(address, Number(epoch));
+      if (this.claiming.get(address) !== seq) return; // a newer claim for this address follows
+      this.claiming.delete(address);
+      if (this.owned.has(address)) this.owned.set(address, epoch);
+      // The tunnel left while the claim was on its way: take the claim back at once.
+      else
+        await this.redis.arRelease(this.key("owner", address), `${this.opts.nodeId} ${epoch}`).catch(() => 0);
     } catch (err) {
+      if (this.claiming.get(address) === seq) this.claiming.delete(address);
       // Redis is away: keep serving locally; the renew loop claims it once Redis is back.
       this.opts.log.warn({ address, err: (err as Error).message }, "ownership claim deferred");
     }
