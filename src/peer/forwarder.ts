@@ -1,6 +1,7 @@
 /**
- * The peer's end of a stream: read the request head, swap in the identity headers, open a TCP
- * connection to the local server, and pipe bytes both ways until either side ends.
+ * The peer's end of a stream: read the request head, swap in the identity headers, and hand the
+ * request to the local server, over a kept-alive connection (LocalExchange) or, for an upgrade, a
+ * connection of its own that pipes bytes both ways until either side ends.
  * Data path: stream → (this) → local socket.
  */
 import { connect, type Socket } from "node:net";
@@ -8,6 +9,9 @@ import type { Logger } from "pino";
 import { DEFAULT_IDENTITY_HEADERS, ERROR_HEADER, MAX_REQUEST_HEAD } from "../protocol/constants.ts";
 import { errorBody, HTTP_ERRORS, type HttpErrorCode } from "../protocol/errors.ts";
 import type { YamuxStream } from "../yamux/stream.ts";
+import { requestBody } from "./http1-framing.ts";
+import { LocalExchange } from "./local-exchange.ts";
+import { LocalPool } from "./local-pool.ts";
 import { isProbeToken, PROBE_HEADER } from "./reachability.ts";
 import { findHeadEnd, HeadError, parseHead, type RequestHead, rewriteHead } from "./request-head.ts";
 
@@ -42,6 +46,9 @@ export class Forwarder {
   inFlight = 0;
   private readonly opts: ForwarderOptions;
   private readonly drop: ReadonlySet<string>;
+  /** For a kept-alive request also the relay's `Connection: close`, which is the relay's hop only. */
+  private readonly dropPooled: ReadonlySet<string>;
+  private readonly pool: LocalPool;
   private readonly add: string[];
   private readonly host: string;
   private readonly port: number;
@@ -61,6 +68,13 @@ export class Forwarder {
       throw new Error(`target must be http://, got ${opts.target.protocol}`);
     this.host = opts.target.hostname.replace(/^\[|\]$/g, "");
     this.port = Number(opts.target.port || 80);
+    this.dropPooled = new Set([...this.drop, "connection", "keep-alive"]);
+    this.pool = new LocalPool({ host: this.host, port: this.port });
+  }
+
+  /** Closes the idle connections to the local server. */
+  close(): void {
+    this.pool.close();
   }
 
   handle(stream: YamuxStream): void {
@@ -88,8 +102,14 @@ export class Forwarder {
         stream.pause();
         const head = parseHead(buffered.subarray(0, end));
         if (this.isProbe(head)) return answerProbe(stream, this.probeToken!);
-        const rewritten = rewriteHead(head, this.drop, this.add);
-        this.connectLocal(stream, rewritten, buffered.subarray(end), head.requestLine, started);
+        const rest = buffered.subarray(end);
+        if (isUpgrade(head)) {
+          const rewritten = rewriteHead(head, this.drop, this.add);
+          return this.connectLocal(stream, rewritten, rest, head.requestLine, started);
+        }
+        const body = requestBody(head.headers);
+        const rewritten = rewriteHead(head, this.dropPooled, this.add);
+        this.exchange(stream, head.requestLine, body, rewritten, rest, started, release);
       } catch (err) {
         stream.off("data", onData);
         respond(stream, err instanceof HeadError ? err.code : "bad_request");
@@ -107,6 +127,36 @@ export class Forwarder {
         return isProbeToken(head.headers[i + 1], this.probeToken);
     }
     return false;
+  }
+
+  /** A request over a kept-alive connection; its slot is free as soon as its response is complete. */
+  private exchange(
+    stream: YamuxStream,
+    requestLine: string,
+    body: ReturnType<typeof requestBody>,
+    head: Buffer,
+    rest: Buffer,
+    started: number,
+    release: () => void,
+  ): void {
+    const [method = "", path = ""] = requestLine.split(" ");
+    new LocalExchange(this.pool, stream, method, body, (r) => {
+      release();
+      if (r.unreachable) this.unreachable(stream);
+      this.onRequest?.({
+        method,
+        path: path.split("?")[0]!,
+        status: r.unreachable ? HTTP_ERRORS.local_unreachable.status : r.status,
+        bytesIn: r.bytesIn,
+        bytesOut: r.bytesOut,
+        ms: Math.round(performance.now() - started),
+      });
+    }).start(head, rest);
+  }
+
+  private unreachable(stream: YamuxStream, err?: Error): void {
+    this.opts.log?.warn({ target: this.opts.target.href, err: err?.message }, "local server unreachable");
+    respond(stream, "local_unreachable");
   }
 
   private connectLocal(
@@ -138,9 +188,8 @@ export class Forwarder {
     });
     socket.on("error", (err) => {
       if (!connected) {
-        this.opts.log?.warn({ target: this.opts.target.href, err: err.message }, "local server unreachable");
         status = HTTP_ERRORS.local_unreachable.status;
-        respond(stream, "local_unreachable");
+        this.unreachable(stream, err);
       } else {
         stream.destroy();
       }
@@ -162,6 +211,13 @@ export class Forwarder {
       });
     });
   }
+}
+
+/** Whether the request asks for a protocol switch (the relay keeps `Upgrade` only then). */
+function isUpgrade(head: RequestHead): boolean {
+  for (let i = 0; i < head.headers.length; i += 2)
+    if (head.headers[i]!.toLowerCase() === "upgrade") return true;
+  return false;
 }
 
 /** Answers our own reachability probe without touching the local server. */

@@ -23,7 +23,8 @@ export interface RequestHead {
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const REQUEST_LINE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^\s]+ HTTP\/1\.[01]$/;
-const CRLFCRLF = Buffer.from("\r\n\r\n");
+/** The end of a head: CRLF CRLF. */
+export const HEAD_END = Buffer.from("\r\n\r\n");
 const CONTROL = /[\r\n\0]/;
 
 /**
@@ -31,7 +32,7 @@ const CONTROL = /[\r\n\0]/;
  * yet, and throws if the head is longer than `max`.
  */
 export function findHeadEnd(buf: Buffer, max: number): number {
-  const i = buf.indexOf(CRLFCRLF);
+  const i = buf.indexOf(HEAD_END);
   if (i === -1) {
     if (buf.byteLength > max)
       throw new HeadError("request_header_too_large", `request head exceeds ${max} bytes`);

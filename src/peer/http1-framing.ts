@@ -1,0 +1,254 @@
+/**
+ * Where HTTP/1.1 messages end (RFC 9112 section 6), so the peer can keep connections to the local
+ * server alive: the request body it writes and the response it reads are framed here, while the
+ * bytes themselves pass through unchanged. Nothing is decoded or copied except response heads.
+ */
+
+export class FramingError extends Error {
+  override name = "FramingError";
+}
+
+/** Finds where one message body ends in a byte stream, chunk by chunk. */
+export interface BodyScanner {
+  /**
+   * Consumes `buf` from `start`. Returns the index just past the body's end, or -1 when every byte
+   * from `start` belongs to the body and it goes on. Throws FramingError on malformed framing.
+   */
+  scan(buf: Buffer, start: number): number;
+}
+
+/** A body of `Content-Length` bytes (0 for none). */
+export class LengthBody implements BodyScanner {
+  constructor(private left: number) {}
+
+  scan(buf: Buffer, start: number): number {
+    const avail = buf.byteLength - start;
+    if (this.left <= avail) {
+      const end = start + this.left;
+      this.left = 0;
+      return end;
+    }
+    this.left -= avail;
+    return -1;
+  }
+}
+
+/** A body that ends only when the connection closes. */
+export class UntilClose implements BodyScanner {
+  scan(): number {
+    return -1;
+  }
+}
+
+enum Chunk {
+  Size,
+  Ext,
+  SizeLf,
+  Data,
+  DataCr,
+  DataLf,
+  Trailer,
+  TrailerLf,
+}
+
+/** Longest chunk-size line (with extensions) and trailer section accepted. */
+const MAX_LINE = 4096;
+const MAX_TRAILERS = 64 * 1024;
+/** 2^53 has 14 hex digits; 13 keep every size an exact integer. */
+const MAX_SIZE_DIGITS = 13;
+
+/** `Transfer-Encoding: chunked`: chunk-size lines, data, last chunk, trailers, final CRLF. */
+export class ChunkedBody implements BodyScanner {
+  private state = Chunk.Size;
+  private size = 0;
+  private digits = 0;
+  private left = 0;
+  private line = 0;
+  private trailerBytes = 0;
+
+  scan(buf: Buffer, start: number): number {
+    let i = start;
+    const n = buf.byteLength;
+    while (i < n) {
+      switch (this.state) {
+        case Chunk.Size: {
+          const c = buf[i]!;
+          const d = hexValue(c);
+          if (d >= 0) {
+            if (++this.digits > MAX_SIZE_DIGITS) throw new FramingError("chunk size too large");
+            this.size = this.size * 16 + d;
+          } else if (this.digits === 0) {
+            throw new FramingError("chunk size expected");
+          } else if (c === 0x0d) {
+            this.state = Chunk.SizeLf;
+          } else if (c === 0x3b || c === 0x20 || c === 0x09) {
+            this.state = Chunk.Ext;
+            this.line = 0;
+          } else {
+            throw new FramingError("bad character in chunk size");
+          }
+          i++;
+          break;
+        }
+        case Chunk.Ext: {
+          const c = buf[i++]!;
+          if (c === 0x0d) this.state = Chunk.SizeLf;
+          else if (c === 0x0a || ++this.line > MAX_LINE) throw new FramingError("bad chunk extension");
+          break;
+        }
+        case Chunk.SizeLf:
+          if (buf[i++] !== 0x0a) throw new FramingError("LF expected after chunk size");
+          if (this.size === 0) {
+            this.state = Chunk.Trailer;
+            this.line = 0;
+          } else {
+            this.state = Chunk.Data;
+            this.left = this.size;
+          }
+          this.size = 0;
+          this.digits = 0;
+          break;
+        case Chunk.Data: {
+          const take = Math.min(this.left, n - i);
+          this.left -= take;
+          i += take;
+          if (this.left === 0) this.state = Chunk.DataCr;
+          break;
+        }
+        case Chunk.DataCr:
+          if (buf[i++] !== 0x0d) throw new FramingError("CRLF expected after chunk data");
+          this.state = Chunk.DataLf;
+          break;
+        case Chunk.DataLf:
+          if (buf[i++] !== 0x0a) throw new FramingError("CRLF expected after chunk data");
+          this.state = Chunk.Size;
+          break;
+        case Chunk.Trailer: {
+          // One trailer line, or the empty line that ends the message.
+          const c = buf[i++]!;
+          if (++this.trailerBytes > MAX_TRAILERS) throw new FramingError("trailers too large");
+          if (c === 0x0d) this.state = Chunk.TrailerLf;
+          else if (c === 0x0a) throw new FramingError("bare LF in trailers");
+          else this.line++;
+          break;
+        }
+        case Chunk.TrailerLf:
+          if (buf[i++] !== 0x0a) throw new FramingError("bare CR in trailers");
+          if (this.line === 0) return i; // the empty line: the message is complete
+          this.line = 0;
+          this.state = Chunk.Trailer;
+          break;
+      }
+    }
+    return -1;
+  }
+}
+
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const l = c | 0x20;
+  if (l >= 0x61 && l <= 0x66) return l - 0x61 + 10;
+  return -1;
+}
+
+/** What a response head says about the response (RFC 9112 6.3, in order). */
+export interface ResponseHead {
+  status: number;
+  /** The body scanner, or null for a response without a body. */
+  body: BodyScanner | null;
+  /** 1xx other than 101: another head follows. */
+  interim: boolean;
+  /** 101: the connection is no longer HTTP. */
+  upgrade: boolean;
+  /** The connection may carry another request after this response. */
+  reusable: boolean;
+  /** From `Keep-Alive: timeout=N`, in seconds; undefined when absent. */
+  keepAliveTimeout: number | undefined;
+}
+
+const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: |$)/;
+const DIGITS = /^\d{1,15}$/;
+
+/**
+ * Parses a complete response head (status line to the final CRLF CRLF, as latin1 text without the
+ * final CRLF CRLF) for a request with `method`.
+ */
+export function parseResponseHead(text: string, method: string): ResponseHead {
+  const lines = text.split("\r\n");
+  const m = STATUS_LINE.exec(lines[0]!);
+  if (!m) throw new FramingError("malformed status line");
+  const minor = Number(m[1]);
+  const status = Number(m[2]);
+  let length: string | undefined;
+  let chunked: boolean | undefined;
+  let close = minor === 0;
+  let keepAliveTimeout: number | undefined;
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    const colon = line.indexOf(":");
+    if (colon <= 0) throw new FramingError("malformed header line");
+    const name = line.slice(0, colon).toLowerCase();
+    // Only four names matter here; every other header passes without a look at its value.
+    if (name.length < 10 || name.length > 17) continue;
+    const value = line.slice(colon + 1).trim();
+    if (name === "content-length") {
+      if (!DIGITS.test(value) || (length !== undefined && length !== value))
+        throw new FramingError("bad Content-Length");
+      length = value;
+    } else if (name === "transfer-encoding") {
+      // The final coding decides (RFC 9112 6.3 rule 4); anything but chunked is read to the close.
+      const last = value.split(",").pop()!.trim().toLowerCase();
+      chunked = last === "chunked";
+    } else if (name === "connection") {
+      for (const token of value.toLowerCase().split(",")) {
+        const t = token.trim();
+        if (t === "close") close = true;
+        else if (t === "keep-alive" && minor === 0) close = false;
+      }
+    } else if (name === "keep-alive") {
+      const t = /(?:^|[\s,])timeout=(\d{1,6})/i.exec(value);
+      if (t) keepAliveTimeout = Number(t[1]);
+    }
+  }
+  const head = (body: BodyScanner | null, reusable: boolean): ResponseHead => ({
+    status,
+    body,
+    interim: status < 200 && status !== 101,
+    upgrade: status === 101,
+    reusable,
+    keepAliveTimeout,
+  });
+  if (status === 101) return head(null, false);
+  if (status < 200 || status === 204 || status === 304 || method === "HEAD") return head(null, !close);
+  // Both Transfer-Encoding and Content-Length: the former wins, and the connection is not reused.
+  if (chunked !== undefined)
+    return chunked ? head(new ChunkedBody(), !close && length === undefined) : head(new UntilClose(), false);
+  if (length !== undefined) return head(new LengthBody(Number(length)), !close);
+  return head(new UntilClose(), false);
+}
+
+/**
+ * The body framing of a request the relay wrote: `Content-Length`, `Transfer-Encoding: chunked`, or
+ * neither (no body). Anything else is refused, so no two parties can disagree on where it ends.
+ */
+export function requestBody(headers: string[]): BodyScanner {
+  let length: string | undefined;
+  let coding: string | undefined;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!.toLowerCase();
+    if (name === "content-length") {
+      const value = headers[i + 1]!;
+      if (!DIGITS.test(value) || (length !== undefined && length !== value))
+        throw new FramingError("bad Content-Length");
+      length = value;
+    } else if (name === "transfer-encoding") {
+      if (coding !== undefined) throw new FramingError("repeated Transfer-Encoding");
+      coding = headers[i + 1]!.toLowerCase();
+    }
+  }
+  if (coding !== undefined) {
+    if (coding !== "chunked" || length !== undefined) throw new FramingError("unsupported Transfer-Encoding");
+    return new ChunkedBody();
+  }
+  return new LengthBody(length === undefined ? 0 : Number(length));
+}

@@ -1,0 +1,144 @@
+/**
+ * Keep-alive connections to the local server. A new TCP connection per request costs the peer and
+ * the local server more than the request itself (connect, accept, close, and their syscalls), so a
+ * connection whose response ended cleanly goes back here and carries the next request.
+ * Idle connections are unreferenced (they never keep the process alive) and closed after a while,
+ * before the local server's own keep-alive timeout is likely to close them under a new request.
+ */
+import { connect, type Socket } from "node:net";
+
+/** The exchange using a connection; the connection forwards its socket's events here. */
+export interface ConnectionUser {
+  onData(chunk: Buffer): void;
+  /** The local server half-closed (FIN). */
+  onEnd(): void;
+  /** The socket is gone; `connected` says whether it ever connected. */
+  onClose(connected: boolean): void;
+  onDrain(): void;
+}
+
+export interface PoolOptions {
+  host: string;
+  port: number;
+  /** Idle connections kept at most. */
+  maxIdle?: number;
+  /** How long an idle connection is kept, at most. */
+  idleMs?: number;
+}
+
+/** Node's server closes idle keep-alive connections after 5 s; undici keeps them 4 s. */
+const DEFAULT_IDLE_MS = 4000;
+const DEFAULT_MAX_IDLE = 256;
+/** A `Keep-Alive: timeout=N` hint is trusted minus this margin. */
+const HINT_MARGIN_MS = 1000;
+
+export class LocalConnection {
+  /** Whether it already carried an exchange (a stale reused connection may close under a request). */
+  reused = false;
+  user: ConnectionUser | null = null;
+  connected = false;
+  expires = 0;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly pool: LocalPool,
+  ) {
+    socket.once("connect", () => {
+      this.connected = true;
+    });
+    socket.on("data", (chunk: Buffer) => {
+      if (this.user) this.user.onData(chunk);
+      else socket.destroy(); // bytes nobody asked for: the connection is out of step
+    });
+    socket.on("end", () => {
+      if (this.user) this.user.onEnd();
+      else socket.destroy();
+    });
+    socket.on("drain", () => this.user?.onDrain());
+    socket.on("error", () => {}); // "close" follows; the user learns of it there
+    socket.on("close", () => {
+      this.pool.forget(this);
+      const user = this.user;
+      this.user = null;
+      user?.onClose(this.connected);
+    });
+  }
+
+  destroy(): void {
+    this.user = null;
+    this.socket.destroy();
+  }
+}
+
+export class LocalPool {
+  private readonly idle: LocalConnection[] = [];
+  private sweeper: NodeJS.Timeout | undefined;
+  private readonly maxIdle: number;
+  private readonly idleMs: number;
+
+  constructor(private readonly opts: PoolOptions) {
+    this.maxIdle = opts.maxIdle ?? DEFAULT_MAX_IDLE;
+    this.idleMs = opts.idleMs ?? DEFAULT_IDLE_MS;
+  }
+
+  get idleCount(): number {
+    return this.idle.length;
+  }
+
+  /** The most recently used idle connection, or a new one (`fresh` forces a new one). */
+  acquire(user: ConnectionUser, fresh = false): LocalConnection {
+    const conn = fresh ? undefined : this.idle.pop();
+    if (conn) {
+      conn.user = user;
+      conn.socket.ref();
+      return conn;
+    }
+    const socket = connect({ host: this.opts.host, port: this.opts.port, noDelay: true });
+    const created = new LocalConnection(socket, this);
+    created.user = user;
+    return created;
+  }
+
+  /** Takes back a connection whose exchange ended cleanly; `hintS` is the server's Keep-Alive timeout. */
+  release(conn: LocalConnection, hintS?: number): void {
+    conn.user = null;
+    conn.reused = true;
+    const keepMs = hintS === undefined ? this.idleMs : Math.min(this.idleMs, hintS * 1000 - HINT_MARGIN_MS);
+    if (keepMs <= 0 || this.idle.length >= this.maxIdle || conn.socket.destroyed) return conn.destroy();
+    conn.expires = performance.now() + keepMs;
+    conn.socket.unref();
+    this.idle.push(conn);
+    this.sweeper ??= setInterval(() => this.sweep(), Math.min(1000, this.idleMs)).unref();
+  }
+
+  /** Called when a connection's socket closed. */
+  forget(conn: LocalConnection): void {
+    const i = this.idle.indexOf(conn);
+    if (i !== -1) this.idle.splice(i, 1);
+  }
+
+  /** Closes every idle connection. */
+  close(): void {
+    for (const conn of this.idle.splice(0)) conn.destroy();
+    this.stopSweeper();
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    // Oldest first: the list is in release order, and each release sets a later (or equal) expiry
+    // unless a hint shortened it, so a full scan stays correct and cheap at this size.
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      const conn = this.idle[i]!;
+      if (conn.expires <= now) {
+        this.idle.splice(i, 1);
+        conn.destroy();
+      }
+    }
+    if (this.idle.length === 0) this.stopSweeper();
+  }
+
+  private stopSweeper(): void {
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+  }
+}
