@@ -5,10 +5,10 @@
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import WebSocket from "ws";
-import { CLOSE_CODES } from "../protocol/errors.ts";
+import { CLOSE_CODES, HTTP_ERRORS } from "../protocol/errors.ts";
 import type { YamuxConfig } from "../yamux/config.ts";
 import { GoAwayCode } from "../yamux/frame.ts";
-import { Backoff, type BackoffOptions } from "./backoff.ts";
+import { Backoff, type BackoffOptions, RestartRetry, type RestartRetryOptions } from "./backoff.ts";
 import { Forwarder, type IdentityHeaderNames, type RequestRecord } from "./forwarder.ts";
 import type { AgentIdentity } from "./identity.ts";
 import { newProbeToken, probePublicUrl } from "./reachability.ts";
@@ -33,6 +33,8 @@ export interface AgentTunnelOptions {
   target: URL;
   log: Logger;
   backoff?: Partial<BackoffOptions>;
+  /** The quick retries after the relay says it is restarting (default 250 ms doubling to 1 s, 10 tries). */
+  restartRetry?: Partial<RestartRetryOptions>;
   maxInFlight?: number;
   headerNames?: IdentityHeaderNames;
   /** Auth refusals retried before giving up (default 3). */
@@ -61,6 +63,7 @@ export class AgentTunnel extends EventEmitter<AgentTunnelEvents> {
   readonly forwarder: Forwarder;
   private readonly opts: AgentTunnelOptions;
   private readonly backoff: Backoff;
+  private readonly restart: RestartRetry;
   private running = false;
   private current: ConnectedTunnel | undefined;
   private wake: (() => void) | undefined;
@@ -70,6 +73,7 @@ export class AgentTunnel extends EventEmitter<AgentTunnelEvents> {
     super();
     this.opts = opts;
     this.backoff = new Backoff(opts.backoff);
+    this.restart = new RestartRetry(opts.restartRetry);
     this.forwarder = new Forwarder({
       target: opts.target,
       agentId: opts.agentId,
@@ -125,6 +129,7 @@ export class AgentTunnel extends EventEmitter<AgentTunnelEvents> {
           ...(this.opts.secureChannel ? { secureChannel: this.opts.secureChannel } : {}),
         });
         authFailures = 0;
+        this.restart.end();
         const outcome = await this.serve(c);
         if (!this.running) break;
         if (outcome === "superseded") {
@@ -133,7 +138,8 @@ export class AgentTunnel extends EventEmitter<AgentTunnelEvents> {
           this.running = false;
           break;
         }
-        delay = outcome === "restarting" ? Math.floor(Math.random() * 250) : this.backoff.next();
+        if (outcome === "restarting") this.restart.begin();
+        delay = this.restart.next() ?? this.backoff.next();
         log.info({ agent: name, outcome, retryInMs: delay }, "tunnel lost");
       } catch (err) {
         if (!this.running) break;
@@ -146,7 +152,8 @@ export class AgentTunnel extends EventEmitter<AgentTunnelEvents> {
             break;
           }
         }
-        delay = this.backoff.next();
+        this.noteFailure(err);
+        delay = this.restart.next() ?? this.backoff.next();
         log.warn({ agent: name, err: (err as Error).message, retryInMs: delay }, "tunnel connect failed");
       }
       this.setState({ kind: "disconnected" });
@@ -159,6 +166,20 @@ export class AgentTunnel extends EventEmitter<AgentTunnelEvents> {
       });
       this.wake = undefined;
     }
+  }
+
+  /**
+   * A failed connect during a relay restart. Refused (nothing listens yet), no answer, or a gateway
+   * in front answering 5xx: the restart is still under way and the quick retries go on. The old
+   * relay closing a half-done login with 1012, or answering `draining`, starts them. A relay that
+   * refused us for a reason of its own (a connect limit such as `connect_rate_limited`, an auth
+   * close code) ends them: from there the ordinary backoff applies.
+   */
+  private noteFailure(err: unknown): void {
+    if (!(err instanceof TunnelRefusedError)) return;
+    if (err.closeCode === CLOSE_CODES.restarting || err.reason === "draining") {
+      if (!this.restart.active) this.restart.begin();
+    } else if (err.closeCode >= 4000 || Object.hasOwn(HTTP_ERRORS, err.reason)) this.restart.end();
   }
 
   /** Serves streams until the tunnel ends; says how it ended. */

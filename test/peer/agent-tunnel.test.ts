@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { AgentTunnel } from "../../src/peer/agent-tunnel.ts";
-import { Backoff } from "../../src/peer/backoff.ts";
+import { Backoff, RestartRetry } from "../../src/peer/backoff.ts";
 import { AgentIdentity } from "../../src/peer/identity.ts";
+import { SUBPROTOCOL, TUNNEL_PATH } from "../../src/protocol/constants.ts";
 import {
   cleanup,
   fetchVia,
@@ -60,6 +62,106 @@ describe("backoff", () => {
       expect(gap).toBeGreaterThanOrEqual(0);
       expect(gap).toBeLessThan(Math.min(200, 40 * 2 ** n) + 250);
     });
+  });
+});
+
+describe("reconnecting after the relay says it is restarting", () => {
+  it("gives a bounded burst of jittered delays, each from [0, min(cap, base * 2^n))", () => {
+    const draws = [0.999, 0.999, 0.999, 0.5, 0];
+    const r = new RestartRetry({ baseMs: 250, capMs: 1000, retries: 4, random: () => draws.shift()! });
+    expect(r.next()).toBeUndefined(); // no restart announced: nothing quick
+    r.begin();
+    expect(r.active).toBe(true);
+    expect([r.next(), r.next(), r.next(), r.next()]).toEqual([249, 499, 999, 500]);
+    expect(r.next()).toBeUndefined(); // used up: the ordinary backoff takes over
+    r.begin(); // the next restart: a fresh burst from the small ceiling again
+    expect(r.next()).toBe(0);
+    r.end();
+    expect(r.next()).toBeUndefined();
+  });
+
+  /** A peer whose ordinary backoff counts its draws (each would wait close to a minute). */
+  function countingPeer(relay: Awaited<ReturnType<typeof startRelay>>, local: string, retries: number) {
+    const seen = { draws: 0, attempts: 0, attemptsAtFirstDraw: -1 };
+    const extra = {
+      backoff: {
+        baseMs: 60_000,
+        capMs: 60_000,
+        resetAfterMs: 60_000,
+        random: () => {
+          if (seen.draws++ === 0) seen.attemptsAtFirstDraw = seen.attempts;
+          return 0.999;
+        },
+      },
+      restartRetry: { baseMs: 10, capMs: 40, retries },
+      probe: false,
+    };
+    return { seen, start: () => startPeer(relay, local, extra) };
+  }
+
+  function attemptsAfter(tunnel: AgentTunnel, seen: { attempts: number }, n: number): Promise<void> {
+    return new Promise((resolve) => {
+      const on = () => {
+        if (++seen.attempts >= n) {
+          tunnel.off("attempt", on);
+          resolve();
+        }
+      };
+      tunnel.on("attempt", on);
+    });
+  }
+
+  it("retries quickly while nothing listens, without advancing the ordinary backoff, and is back on the new relay", async () => {
+    const local = await startLocalServer((_req, res) => res.end("ok"));
+    const relay1 = await startRelay();
+    const port = relay1.port();
+    const { seen, start } = countingPeer(relay1, local.url, 1000);
+    const peer = await start();
+    const refused = attemptsAfter(peer.tunnel, seen, 4);
+    await relay1.close(); // Go Away 3 and close 1012 to every tunnel
+    await refused; // four attempts found the port closed
+    const relay2 = await startRelay({ port });
+    await waitForState(peer.tunnel, (s) => s.kind === "connected");
+    expect((await fetchVia(relay2.port(), peer.host, "/")).body.toString()).toBe("ok");
+    expect(seen.draws).toBe(0);
+  });
+
+  it("hands over to the ordinary backoff once the burst is used up", async () => {
+    const local = await startLocalServer((_req, res) => res.end("ok"));
+    const relay = await startRelay();
+    const { seen, start } = countingPeer(relay, local.url, 3);
+    const peer = await start();
+    const firstDraw = new Promise<void>((resolve) => {
+      peer.tunnel.on("attempt", () => {
+        seen.attempts++;
+      });
+      peer.tunnel.on("state", () => {
+        if (seen.draws > 0) resolve();
+      });
+    });
+    await relay.close();
+    await firstDraw;
+    // The reconnect and two refused retries were quick; the third refusal drew from the backoff.
+    expect(seen.attemptsAtFirstDraw).toBe(3);
+    await peer.tunnel.stop();
+  });
+
+  it("stops the burst when the new relay refuses the connect for a limit of its own", async () => {
+    const local = await startLocalServer((_req, res) => res.end("ok"));
+    const relay1 = await startRelay();
+    const port = relay1.port();
+    const { seen, start } = countingPeer(relay1, local.url, 1_000_000);
+    const peer = await start();
+    await relay1.close();
+    // The new relay has room for one unauthenticated socket per IP, and this one holds it.
+    const relay2 = await startRelay({ port, rateLimitExempt: [], maxPendingPerIp: 1, authTimeoutMs: 60_000 });
+    const holder = new WebSocket(`ws://127.0.0.1:${relay2.port()}${TUNNEL_PATH}`, [SUBPROTOCOL]);
+    await new Promise((resolve) => holder.once("message", resolve));
+    // Quick retries alone would go on for a million attempts; the 429 too_many_pending ends them.
+    await waitForState(peer.tunnel, (s) => s.kind === "disconnected" && seen.draws > 0);
+    expect(seen.draws).toBe(1);
+    holder.close();
+    await peer.tunnel.stop();
   });
 });
 
