@@ -1,6 +1,10 @@
 /**
  * One request to every agent in `hosts` through the relay, retrying the ones that fail until all
  * have answered 200 or the deadline passes.
+ *
+ * A sweep can come in parts, for hosts that become ready one batch at a time (tunnels coming back
+ * after a restart): calls with the same `session` share one keep-alive pool, so each batch does not
+ * open its connections to the relay again, and the call with `last` closes it.
  */
 import { Agent } from "node:http";
 import { send } from "./http-client.ts";
@@ -10,6 +14,10 @@ export interface SweepJob {
   hosts: string[];
   concurrency: number;
   deadlineMs: number;
+  /** Calls with the same session share their connections; see above. */
+  session?: string;
+  /** The session's last call: close its connections afterwards. */
+  last?: boolean;
 }
 
 export interface SweepResult {
@@ -21,9 +29,21 @@ export interface SweepResult {
   seconds: number;
 }
 
+const sessions = new Map<string, Agent>();
+
+function agentFor(job: SweepJob): Agent {
+  if (job.session === undefined) return new Agent({ keepAlive: true, maxSockets: job.concurrency });
+  let agent = sessions.get(job.session);
+  if (!agent) {
+    agent = new Agent({ keepAlive: true, maxSockets: job.concurrency });
+    sessions.set(job.session, agent);
+  }
+  return agent;
+}
+
 export async function sweep(job: SweepJob): Promise<SweepResult> {
   const started = performance.now();
-  const agent = new Agent({ keepAlive: true, maxSockets: job.concurrency });
+  const agent = agentFor(job);
   let todo = [...job.hosts];
   let failedAttempts = 0;
   try {
@@ -43,7 +63,10 @@ export async function sweep(job: SweepJob): Promise<SweepResult> {
       if (todo.length > 0) await new Promise((r) => setTimeout(r, 20));
     }
   } finally {
-    agent.destroy();
+    if (job.session === undefined || job.last) {
+      agent.destroy();
+      if (job.session !== undefined) sessions.delete(job.session);
+    }
   }
   const seconds = (performance.now() - started) / 1000;
   return { ok: job.hosts.length - todo.length, failed: todo.length, failedAttempts, seconds };

@@ -3,7 +3,9 @@
  * `agent-relay up` runs) per generated agent, all forwarding to the same local server. Driven over
  * IPC: `open` connects them with bounded concurrency and answers with their public hosts; after
  * that it reports `{event:"full"}` each time every tunnel is connected again and `{event:"drop"}`
- * when one is lost, with the wall-clock time, so the bench can time a relay restart.
+ * when one is lost, with the wall-clock time, so the bench can time a relay restart. In between,
+ * `{event:"up", hosts}` names the tunnels that came back (a batch every few ms), so the bench can
+ * send each agent its request as soon as its tunnel is back.
  */
 import pino from "pino";
 import type * as AgentTunnelModule from "../../src/peer/agent-tunnel.ts";
@@ -31,6 +33,23 @@ function emit(msg: Record<string, unknown>): void {
   process.send?.(msg);
 }
 
+/** Hosts whose tunnel came back since the last "up" event. */
+let cameUp: string[] = [];
+let upTimer: NodeJS.Timeout | undefined;
+
+function reportUp(host: string): void {
+  cameUp.push(host);
+  if (upTimer === undefined) upTimer = setTimeout(flushUp, 5);
+}
+
+function flushUp(): void {
+  clearTimeout(upTimer);
+  upTimer = undefined;
+  if (cameUp.length === 0) return;
+  emit({ event: "up", hosts: cameUp });
+  cameUp = [];
+}
+
 function track(t: AgentTunnelModule.AgentTunnel): void {
   let isUp = false;
   t.on("state", (s) => {
@@ -39,7 +58,9 @@ function track(t: AgentTunnelModule.AgentTunnel): void {
     isUp = up;
     connected += up ? 1 : -1;
     if (!watching) return;
+    if (s.kind === "connected") reportUp(new URL(s.url).host);
     if (connected === tunnels.length && !full) {
+      flushUp(); // the last hosts go before "full"
       full = true;
       emit({ event: "full", at: Date.now(), connected });
     } else if (connected < tunnels.length && full) {
