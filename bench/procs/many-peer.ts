@@ -70,6 +70,11 @@ function track(t: AgentTunnelModule.AgentTunnel): void {
   });
 }
 
+// tsx turns source maps on, which makes every error's stack trace costly to build: with thousands of
+// tunnels refused while the relay restarts, that was about a tenth of this process's CPU time. The
+// peer that users run (`node bin/agent-relay.js up`) has them off, so this one does too.
+process.setSourceMapsEnabled(false);
+
 // Loaded before the bench reads this process's RSS, so per-tunnel figures leave the imports out.
 const { AgentTunnel } = await fromDist<typeof AgentTunnelModule>("peer/agent-tunnel.js");
 const { AgentIdentity } = await fromDist<typeof IdentityModule>("peer/identity.js");

@@ -84,6 +84,7 @@ export const restartStorm: Scenario<RestartStormParams> = {
             }
           };
         });
+        const peerCpu0 = cpuSeconds(peer.pid);
         const t0 = Date.now();
         await relay.proc.stop("SIGTERM");
         const exitedAt = Date.now();
@@ -92,7 +93,6 @@ export const restartStorm: Scenario<RestartStormParams> = {
         started[slot] = relay.proc;
         const listeningAt = Date.now();
         const relayCpu0 = cpuSeconds(relay.proc.pid);
-        const peerCpu0 = cpuSeconds(peer.pid);
         ctx.step(`restart ${rep + 1}/${ctx.reps}: waiting for ${p.tunnels} tunnels`);
         const [, sweep] = await Promise.all([
           allBack,
@@ -118,13 +118,13 @@ export const restartStorm: Scenario<RestartStormParams> = {
           (relayCpu * 1000) / p.tunnels,
         );
         figs.add(
-          "bench peer CPU per tunnel, listening to all answered",
+          "bench peer CPU per tunnel, SIGTERM to all answered",
           "ms",
           "lower",
           (peerCpu * 1000) / p.tunnels,
           undefined,
           {
-            note: "every tunnel's reconnect (WebSocket, signing the login) and its one request, in one process",
+            note: "each tunnel's close, its attempts while no relay listened, its reconnect (WebSocket, signing the login) and its one request, in one process",
           },
         );
       }
