@@ -105,6 +105,7 @@ export class AgentTunnel extends EventEmitter<AgentTunnelEvents> {
     }
     this.wake?.();
     await this.loopDone;
+    this.forwarder.close();
     this.setState({ kind: "disconnected" });
   }
 
