@@ -9,7 +9,7 @@ import type { Logger } from "pino";
 import { DEFAULT_IDENTITY_HEADERS, ERROR_HEADER, MAX_REQUEST_HEAD } from "../protocol/constants.ts";
 import { errorBody, HTTP_ERRORS, type HttpErrorCode } from "../protocol/errors.ts";
 import type { YamuxStream } from "../yamux/stream.ts";
-import { requestBody } from "./http1-framing.ts";
+import { requestBody } from "../protocol/http1-framing.ts";
 import { LocalExchange } from "./local-exchange.ts";
 import { LocalPool } from "./local-pool.ts";
 import { isProbeToken, PROBE_HEADER } from "./reachability.ts";

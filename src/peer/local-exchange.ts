@@ -6,7 +6,7 @@
  */
 import { MAX_REQUEST_HEAD } from "../protocol/constants.ts";
 import type { YamuxStream } from "../yamux/stream.ts";
-import { type BodyScanner, FramingError, parseResponseHead, UntilClose } from "./http1-framing.ts";
+import { type BodyScanner, FramingError, parseResponseHead, UntilClose } from "../protocol/http1-framing.ts";
 import type { ConnectionUser, LocalConnection, LocalPool } from "./local-pool.ts";
 import { HEAD_END } from "./request-head.ts";
 

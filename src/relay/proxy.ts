@@ -1,13 +1,17 @@
 /**
- * One public request onto one yamux stream. HTTP/1.1 and HTTP/2 requests alike go out as HTTP/1.1
- * through Node's own client, writing into the stream; the answer is parsed back and streamed to the
- * public client with backpressure both ways, trailers and `100 Continue` included.
+ * One public request onto one yamux stream. HTTP/1.1 and HTTP/2 requests alike go out as an
+ * HTTP/1.1 head written straight into the stream, then the body (chunked when its length is not
+ * known); the answer is read back (AnswerReader) and streamed to the public client with
+ * backpressure both ways, trailers and `100 Continue` included. The HTTP/2 WebSocket handshake
+ * (upgrade.ts) still goes through Node's client, which this file also offers.
  */
-import { type ClientRequest, type IncomingMessage, request } from "node:http";
+import { type ClientRequest, type IncomingMessage, request, type ServerResponse } from "node:http";
 import { type Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Socket } from "node:net";
+import { MAX_REQUEST_HEAD } from "../protocol/constants.ts";
 import type { HttpErrorCode } from "../protocol/errors.ts";
 import type { YamuxStream } from "../yamux/stream.ts";
+import { AnswerReader } from "./answer-reader.ts";
 import type { Exchange } from "./exchange.ts";
 import { type ForwardInfo, forwardRequestHeaders, forwardResponseHeaders } from "./forward-headers.ts";
 import type { PublicResponse } from "./http-errors.ts";
@@ -108,8 +112,9 @@ export class StreamGuard {
 
   constructor(
     private readonly o: Omit<ProxyOptions, "maxBodyBytes">,
-    private readonly upstream: ClientRequest,
     private readonly stream: YamuxStream,
+    /** Node's client request on the stream, when one is used. */
+    private readonly upstream?: ClientRequest,
   ) {
     this.unwatch = o.idle.watch(o.ex, () => this.abort("idle_timeout"));
   }
@@ -139,7 +144,7 @@ export class StreamGuard {
 
   /** Resets the stream: the peer drops the request and the local server sees its socket close. */
   reset(): void {
-    this.upstream.destroy();
+    this.upstream?.destroy();
     this.stream.destroy();
   }
 }
@@ -151,55 +156,126 @@ export function proxyRequest(
   o: ProxyOptions,
 ): void {
   const { ex } = o;
+  const method = req.method ?? "GET";
   const headers = forwardRequestHeaders(req.rawHeaders, o.info);
   const chunked = hasChunkedBody(req);
   if (chunked) headers.push("Transfer-Encoding", "chunked");
-  const upstream = upstreamRequest(req, stream, req.method ?? "GET", headers);
-  const guard = new StreamGuard(o, upstream, stream);
+  const head = requestHead(method, req.url ?? "/", headers);
+  if (head === null) {
+    stream.destroy();
+    return o.fail("bad_request");
+  }
+  const guard = new StreamGuard(o, stream);
   let relayed = false;
+  let sent = false;
 
-  upstream.on("finish", () => guard.startClock());
-  upstream.on("continue", () => res.writeContinue());
-  upstream.on("response", (answer) => {
-    guard.stopClock();
-    try {
-      writeAnswerHead(res, answer);
-    } catch {
-      return guard.abort("bad_response"); // say, a duplicate single-value header HTTP/2 cannot carry
-    }
-    pipeAnswer(
-      answer,
-      res,
-      ex,
-      () => guard.abort("tunnel_error"),
-      () => {
+  const reader = new AnswerReader(
+    method,
+    {
+      onContinue: () => res.writeContinue(),
+      onHead: (status, reason, headers) => {
+        guard.stopClock();
+        writeHead(res, status, forwardResponseHeaders(headers), reason);
+      },
+      onData: (c) => {
+        ex.bytesOut += c.byteLength;
+        if (!(res as ServerResponse).write(c)) {
+          stream.pause();
+          res.once("drain", () => stream.resume());
+        }
+      },
+      onEnd: (trailers) => {
         relayed = true;
-        // Node's client stops reading once the answer is complete; drain the rest so the peer's FIN
-        // ends the stream (and frees its slot) instead of leaving it half-read.
+        guard.end();
+        if (trailers.length > 0) res.addTrailers(fields(trailers));
+        res.end();
+        // FIN for the relay's side; what else the peer sends for this exchange is discarded.
+        stream.end();
         stream.resume();
       },
-    );
+    },
+    MAX_REQUEST_HEAD,
+  );
+  stream.on("data", (c: Buffer) => {
+    if (reader.done) return;
+    try {
+      reader.feed(c);
+    } catch {
+      // A head Node will not write (say, a header HTTP/2 cannot carry) or bytes that are not HTTP/1.1.
+      guard.abort(res.headersSent ? "tunnel_error" : "bad_response");
+    }
   });
-  upstream.on("error", () => guard.abort("tunnel_error"));
+  stream.on("end", () => {
+    if (!reader.done && !reader.fin()) guard.abort("tunnel_error");
+  });
+  stream.on("error", () => guard.abort("tunnel_error"));
+  stream.on("close", () => {
+    if (!reader.done) guard.abort("tunnel_error");
+  });
   // (An HTTP/2 response emits "finish" even when the client reset the stream: only "close" and
   // our own record of a relayed answer tell the two apart.)
   res.on("close", () => {
     // The client went away before the answer was complete, or the answer came before the whole
     // request went out: reset the stream so the local server sees its socket close.
     guard.end();
-    if (!relayed || !upstream.writableFinished) guard.reset();
+    if (!relayed || !sent) guard.reset();
   });
 
+  stream.write(head);
   req.on("data", (c: Buffer) => {
     ex.bytesIn += c.byteLength;
-    if (o.maxBodyBytes > 0 && ex.bytesIn > o.maxBodyBytes) guard.abort("body_too_large");
+    if (o.maxBodyBytes > 0 && ex.bytesIn > o.maxBodyBytes) return guard.abort("body_too_large");
+    if (guard.over || c.byteLength === 0) return;
+    if (chunked) stream.write(`${c.byteLength.toString(16)}\r\n`);
+    const more = stream.write(c);
+    if (chunked) stream.write("\r\n");
+    if (!more) {
+      req.pause();
+      stream.once("drain", () => req.resume());
+    }
   });
-  req.pipe(upstream, { end: false });
   req.on("end", () => {
     if (guard.over) return;
-    if (chunked && req.rawTrailers.length > 0) upstream.addTrailers(req.trailers);
-    upstream.end();
+    if (chunked) stream.write(`0\r\n${trailerLines(req.rawTrailers)}\r\n`);
+    sent = true;
+    guard.startClock();
   });
+}
+
+/**
+ * The request line and header block for the stream, or null if the target or a value would break
+ * the head (Node's parsers refuse such requests before they get here; this is the last check).
+ */
+function requestHead(method: string, target: string, headers: string[]): Buffer | null {
+  if (!TARGET.test(target)) return null;
+  let text = `${method} ${target} HTTP/1.1\r\n`;
+  for (let i = 0; i < headers.length; i += 2) {
+    const value = headers[i + 1]!;
+    if (BAD_VALUE.test(value)) return null;
+    text += `${headers[i]}: ${value}\r\n`;
+  }
+  return Buffer.from(`${text}\r\n`, "latin1");
+}
+
+/** What Node's own client accepts as a request target, and as a header value. */
+const TARGET = /^[\u0021-\u00ff]+$/;
+const BAD_VALUE = /[^\t\u0020-\u007e\u0080-\u00ff]/;
+
+/** Trailer lines for the last chunk; a field that would break the framing is left out. */
+function trailerLines(raw: string[]): string {
+  let out = "";
+  for (let i = 0; i < raw.length; i += 2)
+    if (TOKEN.test(raw[i]!) && !BAD_VALUE.test(raw[i + 1]!)) out += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  return out;
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** A raw list as the object `addTrailers` takes on both HTTP versions (as Node's client gave it). */
+function fields(raw: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < raw.length; i += 2) out[raw[i]!.toLowerCase()] = raw[i + 1]!;
+  return out;
 }
 
 /** Whether the body must travel chunked: it is, or it is an HTTP/2 body of unknown length. */

@@ -98,7 +98,7 @@ export function proxyExtendedConnect(
   headers.push("Connection", "Upgrade", "Upgrade", "websocket", "Sec-WebSocket-Key", key);
   if (req.headers["sec-websocket-version"] === undefined) headers.push("Sec-WebSocket-Version", "13");
   const upstream = upstreamRequest(req, stream, "GET", headers);
-  const guard = new StreamGuard(o, upstream, stream);
+  const guard = new StreamGuard(o, stream, upstream);
   guard.startClock(); // the request is only a head
 
   upstream.on("upgrade", (answer: IncomingMessage, socket: Duplex, head: Buffer) => {

@@ -11,7 +11,7 @@ import {
   LengthBody,
   parseResponseHead,
   requestBody,
-} from "../../src/peer/http1-framing.ts";
+} from "../../src/protocol/http1-framing.ts";
 
 /** Feeds `bytes` in the given pieces; returns the end offset in `bytes`, or -1. */
 function endIn(scanner: BodyScanner, bytes: Buffer, cuts: number[]): number {

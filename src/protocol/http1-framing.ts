@@ -1,12 +1,16 @@
 /**
- * Where HTTP/1.1 messages end (RFC 9112 section 6), so the peer can keep connections to the local
- * server alive: the request body it writes and the response it reads are framed here, while the
- * bytes themselves pass through unchanged. Nothing is decoded or copied except response heads.
+ * Where HTTP/1.1 messages end (RFC 9112 section 6), as a stream carries them (spec/PROTOCOL.md,
+ * "Stream contents"). The peer frames the request body it writes and the response it reads, to keep
+ * connections to the local server alive, while the bytes pass through unchanged. The relay also
+ * takes the body out of its framing (`sink`), to hand it to the public response.
  */
 
 export class FramingError extends Error {
   override name = "FramingError";
 }
+
+/** Receives the body's own bytes, `buf[start, end)`, without its framing. */
+export type BodySink = (buf: Buffer, start: number, end: number) => void;
 
 /** Finds where one message body ends in a byte stream, chunk by chunk. */
 export interface BodyScanner {
@@ -14,28 +18,31 @@ export interface BodyScanner {
    * Consumes `buf` from `start`. Returns the index just past the body's end, or -1 when every byte
    * from `start` belongs to the body and it goes on. Throws FramingError on malformed framing.
    */
-  scan(buf: Buffer, start: number): number;
+  scan(buf: Buffer, start: number, sink?: BodySink): number;
 }
 
 /** A body of `Content-Length` bytes (0 for none). */
 export class LengthBody implements BodyScanner {
   constructor(private left: number) {}
 
-  scan(buf: Buffer, start: number): number {
+  scan(buf: Buffer, start: number, sink?: BodySink): number {
     const avail = buf.byteLength - start;
     if (this.left <= avail) {
       const end = start + this.left;
       this.left = 0;
+      if (sink && end > start) sink(buf, start, end);
       return end;
     }
     this.left -= avail;
+    if (sink && avail > 0) sink(buf, start, buf.byteLength);
     return -1;
   }
 }
 
 /** A body that ends only when the connection closes. */
 export class UntilClose implements BodyScanner {
-  scan(): number {
+  scan(buf: Buffer, start: number, sink?: BodySink): number {
+    if (sink && start < buf.byteLength) sink(buf, start, buf.byteLength);
     return -1;
   }
 }
@@ -65,8 +72,19 @@ export class ChunkedBody implements BodyScanner {
   private left = 0;
   private line = 0;
   private trailerBytes = 0;
+  /** The trailer section as text, when it is kept. */
+  private trailerText: string | null;
 
-  scan(buf: Buffer, start: number): number {
+  constructor(keepTrailers = false) {
+    this.trailerText = keepTrailers ? "" : null;
+  }
+
+  /** The trailer fields as a raw list (name, value, ...); empty unless kept. */
+  trailers(): string[] {
+    return this.trailerText ? headerList(this.trailerText.split("\n").filter((l) => l !== "")) : [];
+  }
+
+  scan(buf: Buffer, start: number, sink?: BodySink): number {
     let i = start;
     const n = buf.byteLength;
     while (i < n) {
@@ -110,6 +128,7 @@ export class ChunkedBody implements BodyScanner {
           break;
         case Chunk.Data: {
           const take = Math.min(this.left, n - i);
+          if (sink) sink(buf, i, i + take);
           this.left -= take;
           i += take;
           if (this.left === 0) this.state = Chunk.DataCr;
@@ -129,11 +148,15 @@ export class ChunkedBody implements BodyScanner {
           if (++this.trailerBytes > MAX_TRAILERS) throw new FramingError("trailers too large");
           if (c === 0x0d) this.state = Chunk.TrailerLf;
           else if (c === 0x0a) throw new FramingError("bare LF in trailers");
-          else this.line++;
+          else {
+            this.line++;
+            if (this.trailerText !== null) this.trailerText += String.fromCharCode(c);
+          }
           break;
         }
         case Chunk.TrailerLf:
           if (buf[i++] !== 0x0a) throw new FramingError("bare CR in trailers");
+          if (this.trailerText !== null) this.trailerText += "\n";
           if (this.line === 0) return i; // the empty line: the message is complete
           this.line = 0;
           this.state = Chunk.Trailer;
@@ -154,6 +177,9 @@ function hexValue(c: number): number {
 /** What a response head says about the response (RFC 9112 6.3, in order). */
 export interface ResponseHead {
   status: number;
+  reason: string;
+  /** The raw header list (name, value, ...), when asked for. */
+  headers: string[] | undefined;
   /** The body scanner, or null for a response without a body. */
   body: BodyScanner | null;
   /** 1xx other than 101: another head follows. */
@@ -166,14 +192,15 @@ export interface ResponseHead {
   keepAliveTimeout: number | undefined;
 }
 
-const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: |$)/;
+const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/;
 const DIGITS = /^\d{1,15}$/;
 
 /**
  * Parses a complete response head (status line to the final CRLF CRLF, as latin1 text without the
- * final CRLF CRLF) for a request with `method`.
+ * final CRLF CRLF) for a request with `method`. `keep` also returns the header list and keeps the
+ * trailers of a chunked body.
  */
-export function parseResponseHead(text: string, method: string): ResponseHead {
+export function parseResponseHead(text: string, method: string, keep = false): ResponseHead {
   const lines = text.split("\r\n");
   const m = STATUS_LINE.exec(lines[0]!);
   if (!m) throw new FramingError("malformed status line");
@@ -183,6 +210,7 @@ export function parseResponseHead(text: string, method: string): ResponseHead {
   let chunked: boolean | undefined;
   let close = minor === 0;
   let keepAliveTimeout: number | undefined;
+  const headers = keep ? headerList(lines, 1) : undefined;
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
     const colon = line.indexOf(":");
@@ -212,6 +240,8 @@ export function parseResponseHead(text: string, method: string): ResponseHead {
   }
   const head = (body: BodyScanner | null, reusable: boolean): ResponseHead => ({
     status,
+    reason: m[3] ?? "",
+    headers,
     body,
     interim: status < 200 && status !== 101,
     upgrade: status === 101,
@@ -222,7 +252,9 @@ export function parseResponseHead(text: string, method: string): ResponseHead {
   if (status < 200 || status === 204 || status === 304 || method === "HEAD") return head(null, !close);
   // Both Transfer-Encoding and Content-Length: the former wins, and the connection is not reused.
   if (chunked !== undefined)
-    return chunked ? head(new ChunkedBody(), !close && length === undefined) : head(new UntilClose(), false);
+    return chunked
+      ? head(new ChunkedBody(keep), !close && length === undefined)
+      : head(new UntilClose(), false);
   if (length !== undefined) return head(new LengthBody(Number(length)), !close);
   return head(new UntilClose(), false);
 }
@@ -251,4 +283,16 @@ export function requestBody(headers: string[]): BodyScanner {
     return new ChunkedBody();
   }
   return new LengthBody(length === undefined ? 0 : Number(length));
+}
+
+/** `name: value` lines (from `from` on) as a raw list; the value without surrounding whitespace. */
+function headerList(lines: string[], from = 0): string[] {
+  const out: string[] = [];
+  for (let i = from; i < lines.length; i++) {
+    const line = lines[i]!;
+    const colon = line.indexOf(":");
+    if (colon <= 0) throw new FramingError("malformed header line");
+    out.push(line.slice(0, colon), line.slice(colon + 1).trim());
+  }
+  return out;
 }
