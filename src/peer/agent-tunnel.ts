@@ -83,8 +83,9 @@ export class AgentTunnel extends EventEmitter<AgentTunnelEvents> {
       ...(opts.headerNames ? { headerNames: opts.headerNames } : {}),
     });
     this.forwarder.onRequest = (r) => {
-      opts.log.info({ agent: opts.name, ...r }, "request");
-      this.emit("request", r);
+      // Per request: build the log line only when it is written (a spread costs microseconds).
+      if (opts.log.isLevelEnabled("info")) opts.log.info({ agent: opts.name, ...r }, "request");
+      if (this.listenerCount("request") > 0) this.emit("request", r);
     };
   }
 

@@ -210,15 +210,16 @@ export function parseResponseHead(text: string, method: string, keep = false): R
   let chunked: boolean | undefined;
   let close = minor === 0;
   let keepAliveTimeout: number | undefined;
-  const headers = keep ? headerList(lines, 1) : undefined;
+  const headers: string[] | undefined = keep ? [] : undefined;
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
     const colon = line.indexOf(":");
     if (colon <= 0) throw new FramingError("malformed header line");
-    const name = line.slice(0, colon).toLowerCase();
-    // Only four names matter here; every other header passes without a look at its value.
-    if (name.length < 10 || name.length > 17) continue;
     const value = line.slice(colon + 1).trim();
+    headers?.push(line.slice(0, colon), value);
+    // Only four names matter here (10 to 17 characters); every other header passes unread.
+    if (colon < 10 || colon > 17) continue;
+    const name = line.slice(0, colon).toLowerCase();
     if (name === "content-length") {
       if (!DIGITS.test(value) || (length !== undefined && length !== value))
         throw new FramingError("bad Content-Length");
@@ -285,10 +286,10 @@ export function requestBody(headers: string[]): BodyScanner {
   return new LengthBody(length === undefined ? 0 : Number(length));
 }
 
-/** `name: value` lines (from `from` on) as a raw list; the value without surrounding whitespace. */
-function headerList(lines: string[], from = 0): string[] {
+/** `name: value` lines as a raw list; the value without surrounding whitespace. */
+function headerList(lines: string[]): string[] {
   const out: string[] = [];
-  for (let i = from; i < lines.length; i++) {
+  for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     const colon = line.indexOf(":");
     if (colon <= 0) throw new FramingError("malformed header line");
