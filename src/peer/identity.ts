@@ -2,8 +2,8 @@
  * An agent's secp256k1 identity: address, public key, and EIP-191 signing. Holds the private key
  * in memory only; nothing here logs or prints it.
  */
-import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { addressOfPublicKey, checksumAddress, eip191Digest, toHex } from "../protocol/auth-message.ts";
+import { signer } from "./secp256k1-signer.ts";
 
 export class AgentIdentity {
   readonly address: Uint8Array;
@@ -11,16 +11,16 @@ export class AgentIdentity {
   readonly #privateKey: Uint8Array;
 
   constructor(privateKey: Uint8Array) {
-    if (privateKey.byteLength !== 32 || !secp256k1.utils.isValidSecretKey(privateKey)) {
+    if (!signer.isValidSecretKey(privateKey)) {
       throw new Error("not a valid secp256k1 private key");
     }
     this.#privateKey = privateKey;
-    this.publicKey = secp256k1.getPublicKey(privateKey, false);
+    this.publicKey = signer.publicKey(privateKey);
     this.address = addressOfPublicKey(this.publicKey);
   }
 
   static generate(): AgentIdentity {
-    return new AgentIdentity(secp256k1.utils.randomSecretKey());
+    return new AgentIdentity(signer.randomSecretKey());
   }
 
   static fromHex(hex: string): AgentIdentity {
@@ -41,13 +41,10 @@ export class AgentIdentity {
 
   /** personal_sign: returns r || s || v with v = 27 or 28, low-s (RFC 6979 deterministic). */
   signMessage(message: string): Uint8Array {
-    const rec = secp256k1.sign(eip191Digest(message), this.#privateKey, {
-      prehash: false,
-      format: "recovered",
-    });
+    const { signature, recovery } = signer.sign(eip191Digest(message), this.#privateKey);
     const out = new Uint8Array(65);
-    out.set(rec.subarray(1, 65), 0);
-    out[64] = rec[0]! + 27;
+    out.set(signature, 0);
+    out[64] = recovery + 27;
     return out;
   }
 
