@@ -1,13 +1,15 @@
-/** The `agent-relay` command line. Each command validates its options, then calls into relay/ or peer/. */
-import { Command, Option } from "commander";
+/**
+ * The `agent-relay` command line. Each command validates its options, then calls into relay/ or peer/.
+ * A command's modules load when it runs: `up` is a long-running process and pays in memory for
+ * every module it holds.
+ */
 import { VERSION } from "../version.ts";
 import { agentCommands } from "./agent.ts";
+import { Command, Option } from "./commander.ts";
 import { CliError } from "./errors.ts";
 import { relayCommand } from "./relay.ts";
 import { serviceCommands } from "./service.ts";
-import { runStatus } from "./status.ts";
 import { uiCommands } from "./ui.ts";
-import { runUp } from "./up.ts";
 
 const program = new Command("agent-relay")
   .description("Put a service on this machine on the public internet at a stable URL.")
@@ -36,7 +38,7 @@ program
     "Noise channel: auto (on for ws://), always or never (saved; default auto)",
   )
   .addOption(new Option("--log-level <level>", "trace, debug, info, warn, error or silent").default("info"))
-  .action(async (o) => runUp(o));
+  .action(async (o) => (await import("./up.ts")).runUp(o));
 uiCommands(program);
 
 program
@@ -44,7 +46,7 @@ program
   .description(
     "one line per agent from the running `up`: disconnected, connecting, connected <url> or error <reason>",
   )
-  .action(async () => runStatus());
+  .action(async () => (await import("./status.ts")).runStatus());
 
 program
   .command("demo")

@@ -3,9 +3,10 @@
  * in the --config file (that order of precedence). SIGTERM and SIGINT drain and exit 0; SIGHUP
  * reloads the TLS certificate.
  */
-import { type Command, Option } from "commander";
+import type { Command } from "commander";
 import { CONFIG_ENV, CONFIG_FLAG, loadRelayConfig } from "../relay/config-load.ts";
 import { envName, type RawValue, SETTINGS } from "../relay/settings.ts";
+import { Option } from "./commander.ts";
 import { createLogger } from "./log.ts";
 
 const camel = (name: string) => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());

@@ -2,13 +2,16 @@
  * `agent-relay ui`: opens the running peer's management page in the browser, signed in (a one-time
  * link; the token stays in the 0600 file). Also adds `--ui-port` and `--no-ui` to `up`.
  */
-import { type Command, Option } from "commander";
-import { openBrowser } from "../peer/ui/open-browser.ts";
-import { DEFAULT_UI_PORT } from "../peer/ui/server.ts";
-import { requestSignInUrl } from "../peer/ui/sign-in.ts";
-import { openStore } from "./agent.ts";
+import type { Command } from "commander";
+import { DEFAULT_UI_PORT } from "../peer/ui/ui-file.ts";
+import { Option } from "./commander.ts";
 
 export async function runUi(o: { print?: boolean }): Promise<void> {
+  const [{ openBrowser }, { requestSignInUrl }, { openStore }] = await Promise.all([
+    import("../peer/ui/open-browser.ts"),
+    import("../peer/ui/sign-in.ts"),
+    import("./agent.ts"),
+  ]);
   const url = await requestSignInUrl(openStore().home);
   if (!o.print && (await openBrowser(url))) {
     process.stdout.write(`opened the management page at ${new URL(url).origin}/\n`);

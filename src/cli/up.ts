@@ -1,7 +1,11 @@
-/** `agent-relay up`: the peer daemon, its control socket and its management page, until SIGINT/SIGTERM. */
+/**
+ * `agent-relay up`: the peer daemon, its control socket and its management page, until SIGINT/SIGTERM.
+ * The page's modules load only when it is served (not with --no-ui).
+ */
 import { serveControl } from "../peer/control.ts";
 import { PeerDaemon } from "../peer/daemon.ts";
-import { DEFAULT_UI_PORT, startUiServer, type UiServer } from "../peer/ui/server.ts";
+import type { UiServer } from "../peer/ui/server.ts";
+import { DEFAULT_UI_PORT } from "../peer/ui/ui-file.ts";
 import { openStore } from "./agent.ts";
 import { CliError } from "./errors.ts";
 import { createLogger } from "./log.ts";
@@ -73,6 +77,7 @@ export async function runUp(o: UpOptions): Promise<void> {
   let ui: UiServer | undefined;
   if (o.ui !== false) {
     try {
+      const { startUiServer } = await import("../peer/ui/server.ts");
       ui = await startUiServer({
         daemon,
         store,

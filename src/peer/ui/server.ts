@@ -28,8 +28,6 @@ import { removeUiFile, writeUiFile } from "./ui-file.ts";
 import { PublicUrls } from "./urls.ts";
 import { agentView, requestView, type StateView } from "./view.ts";
 
-export const DEFAULT_UI_PORT = 7070;
-
 export interface UiServerOptions {
   daemon: PeerDaemon;
   store: Store;

@@ -5,6 +5,9 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
+/** The page's port when `up` is given no --ui-port (if taken, `up` takes any free one). */
+export const DEFAULT_UI_PORT = 7070;
+
 export interface UiFile {
   pid: number;
   port: number;
