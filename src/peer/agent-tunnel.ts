@@ -4,8 +4,8 @@
  */
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
-import WebSocket from "ws";
 import { CLOSE_CODES, HTTP_ERRORS } from "../protocol/errors.ts";
+import { WebSocket } from "../transport/ws.ts";
 import type { YamuxConfig } from "../yamux/config.ts";
 import { GoAwayCode } from "../yamux/frame.ts";
 import { Backoff, type BackoffOptions, RestartRetry, type RestartRetryOptions } from "./backoff.ts";

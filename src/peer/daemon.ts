@@ -160,7 +160,9 @@ export class PeerDaemon extends EventEmitter<DaemonEvents> {
       ...this.opts.tunnelOptions,
     });
     tunnel.on("state", () => this.emit("change"));
-    tunnel.on("request", (r) => this.emit("request", { ...r, agent: a.name, time: Date.now() }));
+    tunnel.on("request", (r) => {
+      if (this.listenerCount("request") > 0) this.emit("request", { ...r, agent: a.name, time: Date.now() });
+    });
     tunnel.start();
     return tunnel;
   }

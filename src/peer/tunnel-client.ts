@@ -3,12 +3,13 @@
  * secure channel is on, then the challenge, AUTH and AUTH_OK, then a yamux session on the same link.
  * spec/PROTOCOL.md, "Authentication" and "Secure channel".
  */
-import WebSocket from "ws";
+
 import { type AuthOk, decodeAuthOk, decodeChallenge, encodeAuth } from "../protocol/auth-codec.ts";
 import { buildAuthMessage, normalizeOrigin } from "../protocol/auth-message.ts";
 import { MAX_WS_MESSAGE, SUBPROTOCOL, SUBPROTOCOL_NOISE, TUNNEL_PATH } from "../protocol/constants.ts";
 import { closeReasonOf, FATAL_CLOSE_CODES } from "../protocol/errors.ts";
 import { type Link, noiseLink, plainLink } from "../transport/link.ts";
+import { WebSocket } from "../transport/ws.ts";
 import { sessionOverLink } from "../transport/ws-session.ts";
 import type { YamuxConfig } from "../yamux/config.ts";
 import type { Session } from "../yamux/session.ts";

@@ -1,6 +1,7 @@
 /** One authenticated tunnel on the relay: the WebSocket, its yamux session, and how it ends. */
-import WebSocket from "ws";
+
 import { CLOSE_CODES, type CloseReason, closeText } from "../protocol/errors.ts";
+import { WebSocket } from "../transport/ws.ts";
 import { GoAwayCode } from "../yamux/frame.ts";
 import type { Session } from "../yamux/session.ts";
 import type { YamuxStream } from "../yamux/stream.ts";

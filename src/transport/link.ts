@@ -3,7 +3,7 @@
  * or inside a Noise XX channel ("agent-relay.v1+noise"). Authentication and the yamux session run
  * on top of a Link and never touch the WebSocket's message events themselves.
  */
-import WebSocket from "ws";
+
 import { CLOSE_CODES } from "../protocol/errors.ts";
 import {
   type CipherState,
@@ -14,6 +14,7 @@ import {
   noiseCrypto,
   XXHandshake,
 } from "./noise.ts";
+import { type RawData, WebSocket } from "./ws.ts";
 
 export interface Link {
   readonly ws: WebSocket;
@@ -26,7 +27,7 @@ export interface Link {
   onMessage(handler: (data: Buffer) => void): void;
 }
 
-export function messageBuffer(data: WebSocket.RawData): Buffer {
+export function messageBuffer(data: RawData): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (Array.isArray(data)) return Buffer.concat(data);
   return Buffer.from(data);
