@@ -5,10 +5,15 @@
  * Data path: stream → (this) → pooled local socket, and back.
  */
 import { MAX_REQUEST_HEAD } from "../protocol/constants.ts";
+import {
+  type BodyScanner,
+  FramingError,
+  HeadCollector,
+  parseResponseHead,
+  UntilClose,
+} from "../protocol/http1-framing.ts";
 import type { YamuxStream } from "../yamux/stream.ts";
-import { type BodyScanner, FramingError, parseResponseHead, UntilClose } from "../protocol/http1-framing.ts";
 import type { ConnectionUser, LocalConnection, LocalPool } from "./local-pool.ts";
-import { HEAD_END } from "./request-head.ts";
 
 export interface ExchangeResult {
   /** The final response status; 0 when none came. */
@@ -35,7 +40,7 @@ enum Phase {
 export class LocalExchange implements ConnectionUser {
   private conn!: LocalConnection;
   private phase = Phase.Head;
-  private head: Buffer | null = null;
+  private readonly head = new HeadCollector(MAX_REQUEST_HEAD);
   private body: BodyScanner | null = null;
   private status = 0;
   private reusable = false;
@@ -139,17 +144,10 @@ export class LocalExchange implements ConnectionUser {
 
   /** Reads (part of) a response head from `chunk[i..]`; returns where reading stopped. */
   private readHead(chunk: Buffer, i: number): number {
-    const prev = this.head?.byteLength ?? 0;
-    const view = prev === 0 ? chunk.subarray(i) : Buffer.concat([this.head!, chunk.subarray(i)]);
-    const at = view.indexOf(HEAD_END, Math.max(0, prev - 3));
-    if (at === -1) {
-      if (view.byteLength > MAX_REQUEST_HEAD) this.toRaw();
-      else this.head = view;
-      return chunk.byteLength;
-    }
-    this.head = null;
-    const h = parseResponseHead(view.toString("latin1", 0, at), this.method);
-    const next = i + at + 4 - prev;
+    const got = this.head.take(chunk, i); // a head over the limit throws: the rest flows raw
+    if (got === null) return chunk.byteLength;
+    const next = got.next;
+    const h = parseResponseHead(got.text, this.method);
     if (h.interim) return next; // 100 Continue, 103 Early Hints: the real head follows
     this.status = h.status;
     this.reusable = h.reusable;
@@ -185,14 +183,15 @@ export class LocalExchange implements ConnectionUser {
     this.lost(true);
   }
 
-  onClose(connected: boolean): void {
+  onClose(connected: boolean, hadError: boolean): void {
     if (this.phase === Phase.Done) return;
     if (!connected) {
       this.phase = Phase.Done;
       this.stream.off("data", this.onStreamData);
       return this.done(this.result(true));
     }
-    if (this.phase === Phase.Raw || this.body instanceof UntilClose) return this.onEnd();
+    // Only a clean close ends a response read to the close; a reset cuts it.
+    if (!hadError && (this.phase === Phase.Raw || this.body instanceof UntilClose)) return this.onEnd();
     this.lost(true);
   }
 

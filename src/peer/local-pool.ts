@@ -12,8 +12,8 @@ export interface ConnectionUser {
   onData(chunk: Buffer): void;
   /** The local server half-closed (FIN). */
   onEnd(): void;
-  /** The socket is gone; `connected` says whether it ever connected. */
-  onClose(connected: boolean): void;
+  /** The socket is gone; `connected`: it ever connected; `hadError`: it ended by an error (say, RST). */
+  onClose(connected: boolean, hadError: boolean): void;
   onDrain(): void;
 }
 
@@ -56,11 +56,11 @@ export class LocalConnection {
     });
     socket.on("drain", () => this.user?.onDrain());
     socket.on("error", () => {}); // "close" follows; the user learns of it there
-    socket.on("close", () => {
+    socket.on("close", (hadError) => {
       this.pool.forget(this);
       const user = this.user;
       this.user = null;
-      user?.onClose(this.connected);
+      user?.onClose(this.connected, hadError);
     });
   }
 
@@ -87,7 +87,12 @@ export class LocalPool {
 
   /** The most recently used idle connection, or a new one (`fresh` forces a new one). */
   acquire(user: ConnectionUser, fresh = false): LocalConnection {
-    const conn = fresh ? undefined : this.idle.pop();
+    let conn = fresh ? undefined : this.idle.pop();
+    // Past its time (the sweeper runs once a second): the server may be closing it right now.
+    while (conn && conn.expires <= performance.now()) {
+      conn.destroy();
+      conn = this.idle.pop();
+    }
     if (conn) {
       conn.user = user;
       conn.socket.ref();

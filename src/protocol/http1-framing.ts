@@ -192,7 +192,7 @@ export interface ResponseHead {
   keepAliveTimeout: number | undefined;
 }
 
-const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/;
+const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: (.*))?$/;
 const DIGITS = /^\d{1,15}$/;
 
 /**
@@ -252,11 +252,17 @@ export function parseResponseHead(text: string, method: string, keep = false): R
   if (status === 101) return head(null, false);
   if (status < 200 || status === 204 || status === 304 || method === "HEAD") return head(null, !close);
   // Both Transfer-Encoding and Content-Length: the former wins, and the connection is not reused.
+  // A forwarder would pass the Content-Length on with a body framed otherwise: refused outright.
+  if (keep && chunked !== undefined && length !== undefined)
+    throw new FramingError("both Transfer-Encoding and Content-Length");
   if (chunked !== undefined)
     return chunked
       ? head(new ChunkedBody(keep), !close && length === undefined)
       : head(new UntilClose(), false);
-  if (length !== undefined) return head(new LengthBody(Number(length)), !close);
+  if (length !== undefined) {
+    const n = Number(length);
+    return head(n === 0 ? null : new LengthBody(n), !close);
+  }
   return head(new UntilClose(), false);
 }
 
@@ -296,4 +302,52 @@ function headerList(lines: string[]): string[] {
     out.push(line.slice(0, colon), line.slice(colon + 1).trim());
   }
   return out;
+}
+
+const HEAD_END = Buffer.from("\r\n\r\n");
+
+/**
+ * Collects a head that may arrive in pieces and finds its end, looking at each byte once (a head
+ * sent a byte at a time must not cost quadratic time).
+ */
+export class HeadCollector {
+  private parts: Buffer[] = [];
+  private length = 0;
+  /** The last (up to) 3 bytes collected, where a CRLF CRLF may begin. */
+  private tail: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly max: number) {}
+
+  /**
+   * Looks for the end of the head in `chunk[i..]`. Returns the head as latin1 text (without the
+   * final CRLF CRLF) and the index in `chunk` just past it, or null when the head goes on. Throws
+   * FramingError once the head is longer than `max`.
+   */
+  take(chunk: Buffer, i: number): { text: string; next: number } | null {
+    let end = -1;
+    if (this.length > 0) {
+      // A CRLF CRLF that straddles the previous piece and this one.
+      const at = Buffer.concat([this.tail, chunk.subarray(i, i + 3)]).indexOf(HEAD_END);
+      if (at !== -1) end = i + at + 4 - this.tail.byteLength;
+    }
+    if (end === -1) {
+      const at = chunk.indexOf(HEAD_END, i);
+      if (at !== -1) end = at + 4;
+    }
+    if (end === -1) {
+      const piece = chunk.subarray(i);
+      this.length += piece.byteLength;
+      if (this.length > this.max) throw new FramingError("head too large");
+      this.parts.push(piece);
+      this.tail = Buffer.concat([this.tail, piece.subarray(-3)]).subarray(-3);
+      return null;
+    }
+    if (this.length + end - i > this.max) throw new FramingError("head too large");
+    const head =
+      this.length === 0 ? chunk.subarray(i, end) : Buffer.concat([...this.parts, chunk.subarray(i, end)]);
+    this.parts = [];
+    this.length = 0;
+    this.tail = Buffer.alloc(0);
+    return { text: head.toString("latin1", 0, head.byteLength - 4), next: end };
+  }
 }

@@ -7,6 +7,7 @@ import {
   type BodyScanner,
   ChunkedBody,
   FramingError,
+  HeadCollector,
   parseResponseHead,
   UntilClose,
 } from "../protocol/http1-framing.ts";
@@ -20,10 +21,8 @@ export interface AnswerEvents {
   onEnd(trailers: string[]): void;
 }
 
-const HEAD_END = Buffer.from("\r\n\r\n");
-
 export class AnswerReader {
-  private partial: Buffer | null = null;
+  private readonly head: HeadCollector;
   private body: BodyScanner | null = null;
   private over = false;
   private readonly sink = (buf: Buffer, start: number, end: number): void =>
@@ -33,8 +32,10 @@ export class AnswerReader {
     private readonly method: string,
     private readonly ev: AnswerEvents,
     /** Longest head accepted. */
-    private readonly maxHead: number,
-  ) {}
+    maxHead: number,
+  ) {
+    this.head = new HeadCollector(maxHead);
+  }
 
   /** Whether the whole answer has been read. */
   get done(): boolean {
@@ -64,18 +65,10 @@ export class AnswerReader {
   }
 
   private readHead(chunk: Buffer, i: number): number {
-    const prev = this.partial?.byteLength ?? 0;
-    const view = prev === 0 ? chunk.subarray(i) : Buffer.concat([this.partial!, chunk.subarray(i)]);
-    const at = view.indexOf(HEAD_END, Math.max(0, prev - 3));
-    if (at === -1) {
-      if (view.byteLength > this.maxHead) throw new FramingError("response head too large");
-      this.partial = view;
-      return chunk.byteLength;
-    }
-    if (at + 4 > this.maxHead) throw new FramingError("response head too large");
-    this.partial = null;
-    const h = parseResponseHead(view.toString("latin1", 0, at), this.method, true);
-    const next = i + at + 4 - prev;
+    const got = this.head.take(chunk, i);
+    if (got === null) return chunk.byteLength;
+    const next = got.next;
+    const h = parseResponseHead(got.text, this.method, true);
     if (h.upgrade) throw new FramingError("101 for a request that asked for no upgrade");
     if (h.interim) {
       if (h.status === 100) this.ev.onContinue();

@@ -32,6 +32,11 @@ export interface ForwardInfo {
   requestId: string;
 }
 
+/** Whether a (lowercase) field name is hop-by-hop: HTTP/2 refuses these outright. */
+export function isHopByHop(lower: string): boolean {
+  return HOP_BY_HOP.has(lower);
+}
+
 /** Header names listed in Connection are hop-by-hop too (RFC 9110 7.6.1). */
 function connectionTokens(raw: readonly string[]): Set<string> {
   const out = new Set<string>();

@@ -13,7 +13,12 @@ import type { HttpErrorCode } from "../protocol/errors.ts";
 import type { YamuxStream } from "../yamux/stream.ts";
 import { AnswerReader } from "./answer-reader.ts";
 import type { Exchange } from "./exchange.ts";
-import { type ForwardInfo, forwardRequestHeaders, forwardResponseHeaders } from "./forward-headers.ts";
+import {
+  type ForwardInfo,
+  forwardRequestHeaders,
+  forwardResponseHeaders,
+  isHopByHop,
+} from "./forward-headers.ts";
 import type { PublicResponse } from "./http-errors.ts";
 import type { IdleSweeper } from "./idle-sweeper.ts";
 
@@ -45,7 +50,10 @@ export function upstreamRequest(
   });
 }
 
-/** Writes a status and raw header list to the public client at once (answers may stream). */
+/**
+ * Writes a status and raw header list to the public client. On HTTP/2 the HEADERS frame leaves at
+ * once; on HTTP/1.1 the head leaves with the first body bytes, or on `flushHeaders()`.
+ */
 export function writeHead(
   res: PublicResponse,
   status: number,
@@ -64,11 +72,6 @@ export function writeHead(
     res.writeHead(status, obj);
   } else {
     res.writeHead(status, statusMessage, headers);
-    // A streaming answer must show its head at once; an ordinary one has its first body bytes in
-    // the same read, and Node sends head and body in one write if we wait for the end of this turn.
-    setImmediate(() => {
-      if (!res.headersSent && !res.destroyed) res.flushHeaders();
-    });
   }
 }
 
@@ -108,6 +111,8 @@ export function pipeAnswer(
 export class StreamGuard {
   over = false;
   private firstByte: NodeJS.Timeout | undefined;
+  /** The answer's head came (it may come before the request's end): no first-byte clock. */
+  private answered = false;
   private readonly unwatch: () => void;
 
   constructor(
@@ -121,11 +126,12 @@ export class StreamGuard {
 
   /** The whole request is on the stream: the agent's clock starts. */
   startClock(): void {
-    if (!this.over)
+    if (!this.over && !this.answered)
       this.firstByte = setTimeout(() => this.abort("gateway_timeout"), this.o.firstByteTimeoutMs);
   }
 
   stopClock(): void {
+    this.answered = true;
     clearTimeout(this.firstByte);
   }
 
@@ -168,6 +174,13 @@ export function proxyRequest(
   const guard = new StreamGuard(o, stream);
   let relayed = false;
   let sent = false;
+  /** Whether a body byte (or the end) went to the client; until then the head may wait for it. */
+  let wrote = false;
+  let waitingDrain = false;
+  const resume = () => {
+    waitingDrain = false;
+    stream.resume();
+  };
 
   const reader = new AnswerReader(
     method,
@@ -176,18 +189,34 @@ export function proxyRequest(
       onHead: (status, reason, headers) => {
         guard.stopClock();
         writeHead(res, status, forwardResponseHeaders(headers), reason);
+        // An ordinary answer's body is in the same read, and head and body leave in one write; a
+        // streaming answer (SSE) must show its head now, before its first event.
+        if (res instanceof Http2ServerResponse) return;
+        setImmediate(() => {
+          if (!wrote && !res.writableEnded && !res.destroyed) res.flushHeaders();
+        });
       },
       onData: (c) => {
+        wrote = true;
         ex.bytesOut += c.byteLength;
-        if (!(res as ServerResponse).write(c)) {
+        if (!(res as ServerResponse).write(c) && !waitingDrain) {
+          waitingDrain = true;
           stream.pause();
-          res.once("drain", () => stream.resume());
+          res.once("drain", resume);
         }
       },
       onEnd: (trailers) => {
+        wrote = true;
         relayed = true;
         guard.end();
-        if (trailers.length > 0) res.addTrailers(fields(trailers));
+        const kept = forwardTrailers(trailers);
+        if (kept !== undefined) {
+          try {
+            res.addTrailers(kept);
+          } catch {
+            // Node refused a field after all: the answer goes without its trailers.
+          }
+        }
         res.end();
         // FIN for the relay's side; what else the peer sends for this exchange is discarded.
         stream.end();
@@ -271,12 +300,26 @@ function trailerLines(raw: string[]): string {
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-/** A raw list as the object `addTrailers` takes on both HTTP versions (as Node's client gave it). */
-function fields(raw: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i < raw.length; i += 2) out[raw[i]!.toLowerCase()] = raw[i + 1]!;
+/**
+ * The answer's trailers the client may get, as the object `addTrailers` takes on both HTTP
+ * versions: never a connection-specific field (HTTP/2 refuses them, and late: past any catch), a
+ * framing field, or one that would break the framing; undefined when none is left.
+ */
+function forwardTrailers(raw: string[]): Record<string, string | string[]> | undefined {
+  let out: Record<string, string | string[]> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const value = raw[i + 1]!;
+    if (!TOKEN.test(name) || BAD_VALUE.test(value) || NOT_TRAILERS.has(name) || isHopByHop(name)) continue;
+    out ??= {};
+    const prev = out[name];
+    out[name] = prev === undefined ? value : [...(Array.isArray(prev) ? prev : [prev]), value];
+  }
   return out;
 }
+
+/** Fields that must not travel as trailers (RFC 9110 6.5.1), or that the relay sets itself. */
+const NOT_TRAILERS = new Set(["content-length", "content-type", "host", "trailer", "x-request-id"]);
 
 /** Whether the body must travel chunked: it is, or it is an HTTP/2 body of unknown length. */
 function hasChunkedBody(req: PublicRequest): boolean {

@@ -8,12 +8,19 @@ import { hostHeader } from "./host.ts";
 export type AnyRequest = IncomingMessage | Http2ServerRequest;
 
 /**
- * The Host: `:authority` on HTTP/2 (or a Host header, which RFC 9113 allows instead); on HTTP/1.1
- * null when there are several Host headers (RFC 9112 3.2: 400), which Node would quietly reduce to one.
+ * The Host: `:authority` on HTTP/2 (or a Host header, which RFC 9113 allows instead), null when
+ * both are there and differ (RFC 9113 8.3.1: malformed; the relay would route by one and forward
+ * the other); on HTTP/1.1 null when there are several Host headers (RFC 9112 3.2: 400), which Node
+ * would quietly reduce to one.
  */
 export function hostOf(req: AnyRequest): string | undefined | null {
-  if (req.httpVersionMajor === 2)
-    return (req.headers[":authority"] as string | undefined) ?? req.headers.host;
+  if (req.httpVersionMajor === 2) {
+    const authority = req.headers[":authority"] as string | undefined;
+    const host = req.headers.host;
+    if (authority !== undefined && host !== undefined && authority.toLowerCase() !== host.toLowerCase())
+      return null;
+    return authority ?? host;
+  }
   return hostHeader(req.rawHeaders);
 }
 

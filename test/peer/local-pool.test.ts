@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { request } from "node:http";
 import { createServer as createTcpServer, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import { type ConnectionUser, LocalPool } from "../../src/peer/local-pool.ts";
 import { ERROR_HEADER } from "../../src/protocol/constants.ts";
 import { cleanup, fetchVia, startLocalServer, startPeer, startRelay } from "../helpers/harness.ts";
 
@@ -290,5 +291,22 @@ describe("keep-alive connections to the local server", () => {
     peer.tunnel.forwarder.close();
     await closed;
     expect(socket.destroyed).toBe(true);
+  });
+
+  it("never hands out an idle connection past its time, even before the sweeper gets to it", async () => {
+    const local = await countingServer((_req, res) => res.end("ok"));
+    const pool = new LocalPool({ host: "127.0.0.1", port: local.port, idleMs: 60_000 });
+    const user: ConnectionUser = { onData() {}, onEnd() {}, onClose() {}, onDrain() {} };
+    const first = pool.acquire(user);
+    await new Promise<void>((resolve) => first.socket.once("connect", () => resolve()));
+    pool.release(first);
+    expect(pool.acquire(user)).toBe(first); // in time: reused
+    pool.release(first);
+    first.expires = 0; // as if its idle time had run out a moment ago
+    const second = pool.acquire(user);
+    expect(second).not.toBe(first);
+    expect(first.socket.destroyed).toBe(true);
+    second.destroy();
+    pool.close();
   });
 });

@@ -8,6 +8,7 @@ import {
   type BodyScanner,
   ChunkedBody,
   FramingError,
+  HeadCollector,
   LengthBody,
   parseResponseHead,
   requestBody,
@@ -157,8 +158,52 @@ describe("parseResponseHead", () => {
     ["a header line without a colon", ["HTTP/1.1 200 OK", "nonsense"]],
     ["a Content-Length that is not a number", ["HTTP/1.1 200 OK", "Content-Length: 1e3"]],
     ["two different Content-Lengths", ["HTTP/1.1 200 OK", "Content-Length: 1", "Content-Length: 2"]],
+    ["a status under 100", ["HTTP/1.1 099 Odd"]],
   ])("refuses %s", (_what, lines) => {
     expect(() => head(lines)).toThrow(FramingError);
+  });
+});
+
+describe("parseResponseHead for a forwarder (keep)", () => {
+  it("keeps the header list and the reason, and refuses Content-Length with Transfer-Encoding", () => {
+    const h = parseResponseHead("HTTP/1.1 404 Not Here\r\nX-A:  b \r\nContent-Length: 0", "GET", true);
+    expect(h).toMatchObject({
+      status: 404,
+      reason: "Not Here",
+      headers: ["X-A", "b", "Content-Length", "0"],
+    });
+    expect(h.body).toBeNull(); // Content-Length: 0 is no body at all
+    expect(() =>
+      parseResponseHead("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: gzip", "GET", true),
+    ).toThrow(FramingError);
+  });
+});
+
+describe("HeadCollector", () => {
+  it("finds the end of a head however it is cut, the CRLF CRLF included", () => {
+    const text = "HTTP/1.1 200 OK\r\nA: 1\r\n\r\nBODY";
+    const bytes = Buffer.from(text);
+    for (let cut = 1; cut < bytes.byteLength; cut++) {
+      for (const step of [1, cut]) {
+        const c = new HeadCollector(100);
+        let got: { text: string; next: number } | null = null;
+        let offset = 0;
+        while (got === null) {
+          const piece = bytes.subarray(offset, Math.min(offset + step, bytes.byteLength));
+          got = c.take(piece, 0);
+          if (got === null) offset += piece.byteLength;
+          else expect(offset + got.next).toBe(text.indexOf("BODY"));
+        }
+        expect(got.text).toBe("HTTP/1.1 200 OK\r\nA: 1");
+      }
+    }
+  });
+
+  it("refuses a head longer than its limit, whole or in pieces", () => {
+    expect(() => new HeadCollector(10).take(Buffer.from("HTTP/1.1 200 OK\r\n\r\n"), 0)).toThrow(FramingError);
+    const c = new HeadCollector(10);
+    expect(c.take(Buffer.from("HTTP/1.1 2"), 0)).toBeNull();
+    expect(() => c.take(Buffer.from("0"), 0)).toThrow(FramingError);
   });
 });
 

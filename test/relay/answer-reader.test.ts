@@ -79,6 +79,12 @@ describe("AnswerReader", () => {
     expect(reader.fin()).toBe(true);
   });
 
+  it("ends an answer with Content-Length: 0 at its head, even when the head ends a chunk", () => {
+    const text = "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n";
+    expect(read(text, []).reader.done).toBe(true);
+    expect(read(text, everyByte(text)).reader.done).toBe(true);
+  });
+
   it("ends a HEAD answer at its head, and one without a length at the FIN", () => {
     expect(read("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", [], "HEAD").reader.done).toBe(true);
     const { seen, reader } = read("HTTP/1.1 200 OK\r\n\r\nuntil the end", [20]);
