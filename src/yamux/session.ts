@@ -32,6 +32,9 @@ const MAX_STREAM_ID = 0xffffffff;
 /** See `Session.repliesQueued`: far beyond what any honest remote makes us queue. */
 const MAX_QUEUED_REPLIES = 65_536;
 
+/** Longest a bare ACK or FIN waits for a frame to leave with (see `lazyFrame`). */
+const LAZY_MS = 1;
+
 export class SessionClosedError extends Error {
   override name = "SessionClosedError";
   constructor(
@@ -67,6 +70,8 @@ export class Session extends EventEmitter<SessionEvents> {
   private readonly out: Outbox;
   private inFlight = 0;
   private flushScheduled = false;
+  /** Set while only bare ACKs and FINs wait: they may wait up to LAZY_MS for company. */
+  private lazyTimer: NodeJS.Timeout | undefined;
   private writeWaiters: Array<(err?: Error | null) => void> = [];
 
   // Incoming: a header split across messages, and the data frame body being delivered.
@@ -197,6 +202,7 @@ export class Session extends EventEmitter<SessionEvents> {
     if (this.closed) return;
     this.closed = true;
     if (this.pingTimer) clearInterval(this.pingTimer);
+    clearTimeout(this.lazyTimer);
     const failure = err ?? new SessionClosedError("session closed", "closed");
     for (const s of [...this.streams.values()]) s.onSessionClosed(failure);
     this.streams.clear();
@@ -229,7 +235,7 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   sendFin(id: number): void {
-    this.frame(FrameType.WindowUpdate, Flag.FIN, id, 0);
+    this.lazyFrame(FrameType.WindowUpdate, Flag.FIN, id, 0);
   }
 
   sendRst(id: number): void {
@@ -277,7 +283,7 @@ export class Session extends EventEmitter<SessionEvents> {
         stream = new YamuxStream(this, id, this.config.maxStreamWindow);
         this.streams.set(id, stream);
         this.inboundCount++;
-        this.frame(FrameType.WindowUpdate, Flag.ACK, id, stream.initialCredit());
+        this.lazyFrame(FrameType.WindowUpdate, Flag.ACK, id, stream.initialCredit());
         // Handed over at once, so its owner is listening before any later frame (an RST in the
         // same message) can fail it. With nobody to hand it to, it is reset.
         if (!this.emit("stream", stream)) stream.destroy();
@@ -399,6 +405,18 @@ export class Session extends EventEmitter<SessionEvents> {
     this.scheduleFlush();
   }
 
+  /**
+   * Queues a bare ACK or FIN. It leaves with the next frame that must go at once (the answer's
+   * first bytes, the next request), or after LAZY_MS: a message, a write and a wake-up of the
+   * other side saved per request when they are not batched anyway.
+   */
+  private lazyFrame(type: number, flags: number, id: number, length: number): void {
+    if (this.closed) return;
+    this.out.header(type, flags, id, length);
+    if (!this.flushScheduled && this.lazyTimer === undefined)
+      this.lazyTimer = setTimeout(this.flush, LAZY_MS);
+  }
+
   private scheduleFlush(): void {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -408,6 +426,10 @@ export class Session extends EventEmitter<SessionEvents> {
 
   private readonly flush = (): void => {
     this.flushScheduled = false;
+    if (this.lazyTimer !== undefined) {
+      clearTimeout(this.lazyTimer);
+      this.lazyTimer = undefined;
+    }
     this.flushNow();
   };
 
@@ -420,7 +442,7 @@ export class Session extends EventEmitter<SessionEvents> {
       this.transport.send(msg, (err) => {
         this.inFlight -= size;
         if (err) return this.transportClosed();
-        if (this.out.bytes > 0 && !this.flushScheduled) this.flushNow();
+        if (this.out.bytes > 0 && !this.flushScheduled && this.lazyTimer === undefined) this.flushNow();
         this.releaseWriters();
         this.checkIdle();
       });
