@@ -1,8 +1,9 @@
 /** Runs the real `agent-relay` CLI (bin/agent-relay.js → dist/) as child processes. */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll } from "vitest";
 
 export const BIN = join(import.meta.dirname, "..", "..", "bin", "agent-relay.js");
 
@@ -13,8 +14,23 @@ export function killAll(): void {
   children.clear();
 }
 
+const homes: string[] = [];
+// Registered when a test file imports this module, so it runs after that file's own afterAll
+// hooks (which stop the processes using these folders).
+afterAll(() => {
+  for (const h of homes.splice(0)) {
+    try {
+      rmSync(h, { recursive: true, force: true });
+    } catch {
+      // a process still exiting wrote into it: left for the OS to clean
+    }
+  }
+});
+
 export function tempHome(): string {
-  return mkdtempSync(join(tmpdir(), "agent-relay-test-"));
+  const home = mkdtempSync(join(tmpdir(), "agent-relay-test-"));
+  homes.push(home);
+  return home;
 }
 
 export interface RunResult {
