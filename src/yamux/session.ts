@@ -252,6 +252,7 @@ export class Session extends EventEmitter<SessionEvents> {
   forget(stream: YamuxStream): void {
     if (this.streams.get(stream.id) !== stream) return;
     this.streams.delete(stream.id);
+    stream.returnGrowth();
     if (stream.id % 2 !== this.nextId % 2) this.inboundCount--;
   }
 

@@ -6,6 +6,10 @@
 import { Duplex } from "node:stream";
 import { INITIAL_WINDOW } from "./frame.ts";
 import type { Session } from "./session.ts";
+import { borrowWindow, MAX_STREAM_WINDOW, returnWindow } from "./window-budget.ts";
+
+/** A window that this rate would empty in less time than this is grown. */
+const GROW_BELOW_MS = 20;
 
 export class StreamResetError extends Error {
   override name = "StreamResetError";
@@ -21,7 +25,11 @@ export class YamuxStream extends Duplex {
   /** Received bytes not yet credited back to the remote (some may still be in the read buffer). */
   private unacked = 0;
   private readonly session: Session;
-  private readonly maxWindow: number;
+  private maxWindow: number;
+  /** Window growth borrowed from the process budget (window-budget.ts), returned on close. */
+  private grown = 0;
+  /** When the last credit went out (or the stream opened). */
+  private creditedAt = performance.now();
   private pendingChunk: Buffer | null = null;
   private pendingOffset = 0;
   private pendingCb: ((err?: Error | null) => void) | null = null;
@@ -169,9 +177,36 @@ export class YamuxStream extends Duplex {
     // frame would double the frame count.
     const consumed = this.unacked - this.readableLength;
     if (consumed < this.maxWindow / 2) return;
+    let delta = consumed;
+    const now = performance.now();
+    // The reader has taken everything and, at the rate it goes, would empty a whole window in less
+    // than GROW_BELOW_MS: a window that small, not either end, will hold the stream back as soon as
+    // the round trip or a pause on either side is that long. Double it, while the budget lasts.
+    if (
+      this.readableLength === 0 &&
+      this.maxWindow < MAX_STREAM_WINDOW &&
+      (now - this.creditedAt) * this.maxWindow < GROW_BELOW_MS * consumed
+    ) {
+      const extra = borrowWindow(Math.min(this.maxWindow, MAX_STREAM_WINDOW - this.maxWindow));
+      this.maxWindow += extra;
+      this.grown += extra;
+      delta += extra;
+    }
+    this.creditedAt = now;
     this.unacked -= consumed;
-    this.recvWindow += consumed;
-    this.session.sendWindowUpdate(this.id, consumed);
+    this.recvWindow += delta;
+    this.session.sendWindowUpdate(this.id, delta);
+  }
+
+  /** The receive window granted to the remote now: the configured one, plus any growth. */
+  get receiveWindow(): number {
+    return this.maxWindow;
+  }
+
+  /** The stream is done: its window growth goes back to the budget. */
+  returnGrowth(): void {
+    returnWindow(this.grown);
+    this.grown = 0;
   }
 
   private maybeFinished(): void {

@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { FrameType, GoAwayCode, INITIAL_WINDOW } from "../../src/yamux/frame.ts";
 import { SessionClosedError } from "../../src/yamux/session.ts";
 import { StreamResetError, type YamuxStream } from "../../src/yamux/stream.ts";
+import { borrowWindow, MAX_STREAM_WINDOW, returnWindow, windowLent } from "../../src/yamux/window-budget.ts";
 import { nextStream, openBoth, parseFrames, readAll, sessionPair, settle, until } from "./pipe.ts";
 
 const KiB = 1024;
@@ -222,7 +223,35 @@ describe("flow control", () => {
     r.pipe(sink);
     await once(sink, "finish");
     expect(Buffer.concat(got).equals(payload)).toBe(true);
-    expect(maxBuffered).toBeLessThanOrEqual(window);
+    // The window may have grown while the sink kept up (window-budget.ts); never past what it is.
+    expect(window).toBeLessThanOrEqual(r.receiveWindow);
+    expect(maxBuffered).toBeLessThanOrEqual(r.receiveWindow);
+    expect(r.receiveWindow).toBeLessThanOrEqual(MAX_STREAM_WINDOW);
+  });
+
+  it("returns every window's growth to the process budget when its stream closes", async () => {
+    const { opener, acceptor } = sessionPair();
+    const before = windowLent();
+    for (let i = 0; i < 3; i++) {
+      const { s, r } = await openBoth(opener, acceptor);
+      s.end(randomBytes(8 * MiB));
+      r.resume();
+      await once(r, "end");
+      r.end();
+      s.resume();
+      await until(() => opener.streamCount === 0 && acceptor.streamCount === 0, "stream closed");
+    }
+    expect(windowLent()).toBe(before);
+  });
+
+  it("grants window growth only while the process budget lasts", () => {
+    const before = windowLent();
+    const all = borrowWindow(Number.MAX_SAFE_INTEGER);
+    expect(borrowWindow(1024)).toBe(0);
+    returnWindow(all);
+    expect(windowLent()).toBe(before);
+    expect(borrowWindow(1024)).toBe(1024);
+    returnWindow(1024);
   });
 
   it("a window larger than the initial one is granted with SYN and ACK", async () => {
