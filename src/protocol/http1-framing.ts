@@ -338,7 +338,8 @@ export class HeadCollector {
       const piece = chunk.subarray(i);
       this.length += piece.byteLength;
       if (this.length > this.max) throw new FramingError("head too large");
-      this.parts.push(piece);
+      // A copy: a view would keep the whole transport message alive for one byte of head.
+      this.parts.push(Buffer.from(piece));
       this.tail = Buffer.concat([this.tail, piece.subarray(-3)]).subarray(-3);
       return null;
     }

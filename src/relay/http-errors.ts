@@ -17,6 +17,10 @@ export function sendError(
     res.destroy();
     return;
   }
+  // Drop what a failed writeHead of the answer may have left set (HTTP/2 keeps it, and would
+  // refuse it again); the relay's own X-Request-Id and Connection stay.
+  for (const name of res.getHeaderNames())
+    if (name !== "x-request-id" && name !== "connection") res.removeHeader(name);
   const body = errorBody(code);
   res.writeHead(HTTP_ERRORS[code].status, {
     "content-type": "application/json",

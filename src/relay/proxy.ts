@@ -62,14 +62,7 @@ export function writeHead(
 ): void {
   if (res instanceof Http2ServerResponse) {
     // HTTP/2 sends the HEADERS frame on writeHead; repeated fields become arrays.
-    const obj: Record<string, string | string[]> = {};
-    for (let i = 0; i < headers.length; i += 2) {
-      const name = headers[i]!.toLowerCase();
-      const prev = obj[name];
-      obj[name] =
-        prev === undefined ? headers[i + 1]! : [...(Array.isArray(prev) ? prev : [prev]), headers[i + 1]!];
-    }
-    res.writeHead(status, obj);
+    res.writeHead(status, h2Fields(headers));
   } else {
     res.writeHead(status, statusMessage, headers);
   }
@@ -96,7 +89,7 @@ export function pipeAnswer(
   });
   answer.pipe(res as NodeJS.WritableStream, { end: false });
   answer.on("end", () => {
-    if (answer.rawTrailers.length > 0) res.addTrailers(answer.trailers);
+    addTrailers(res, answer.rawTrailers);
     relayed();
     res.end();
   });
@@ -209,14 +202,7 @@ export function proxyRequest(
         wrote = true;
         relayed = true;
         guard.end();
-        const kept = forwardTrailers(trailers);
-        if (kept !== undefined) {
-          try {
-            res.addTrailers(kept);
-          } catch {
-            // Node refused a field after all: the answer goes without its trailers.
-          }
-        }
+        addTrailers(res, trailers);
         res.end();
         // FIN for the relay's side; what else the peer sends for this exchange is discarded.
         stream.end();
@@ -301,22 +287,79 @@ function trailerLines(raw: string[]): string {
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /**
- * The answer's trailers the client may get, as the object `addTrailers` takes on both HTTP
- * versions: never a connection-specific field (HTTP/2 refuses them, and late: past any catch), a
- * framing field, or one that would break the framing; undefined when none is left.
+ * Passes the answer's trailers on, on both HTTP versions: never a connection-specific field, a
+ * framing field, or one that would break the framing; on HTTP/2 one value of a field it allows
+ * once. HTTP/2 checks trailers late, past any catch, so every field is vetted here first.
  */
-function forwardTrailers(raw: string[]): Record<string, string | string[]> | undefined {
-  let out: Record<string, string | string[]> | undefined;
+function addTrailers(res: PublicResponse, raw: readonly string[]): void {
+  const kept: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     const value = raw[i + 1]!;
-    if (!TOKEN.test(name) || BAD_VALUE.test(value) || NOT_TRAILERS.has(name) || isHopByHop(name)) continue;
-    out ??= {};
+    if (TOKEN.test(name) && !BAD_VALUE.test(value) && !NOT_TRAILERS.has(name) && !isHopByHop(name))
+      kept.push(name, value);
+  }
+  if (kept.length === 0) return;
+  try {
+    res.addTrailers(h2Fields(kept));
+  } catch {
+    // Node refused a field after all: the answer goes without its trailers.
+  }
+}
+
+/**
+ * A raw list as the object Node's HTTP/2 (and `addTrailers`) takes: repeated fields become arrays,
+ * except those HTTP/2 allows once (Node throws for those), which keep their first value.
+ */
+function h2Fields(raw: readonly string[]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const value = raw[i + 1]!;
     const prev = out[name];
-    out[name] = prev === undefined ? value : [...(Array.isArray(prev) ? prev : [prev]), value];
+    if (prev === undefined) out[name] = value;
+    else if (!SINGLE_VALUE.has(name)) out[name] = [...(Array.isArray(prev) ? prev : [prev]), value];
   }
   return out;
 }
+
+/** The fields Node's HTTP/2 accepts only once (its `kSingleValueHeaders`). */
+const SINGLE_VALUE = new Set([
+  "access-control-allow-credentials",
+  "access-control-max-age",
+  "access-control-request-method",
+  "age",
+  "authorization",
+  "content-encoding",
+  "content-language",
+  "content-length",
+  "content-location",
+  "content-md5",
+  "content-range",
+  "content-type",
+  "date",
+  "dnt",
+  "etag",
+  "expires",
+  "from",
+  "host",
+  "if-match",
+  "if-modified-since",
+  "if-none-match",
+  "if-range",
+  "if-unmodified-since",
+  "last-modified",
+  "location",
+  "max-forwards",
+  "proxy-authorization",
+  "range",
+  "referer",
+  "retry-after",
+  "tk",
+  "upgrade-insecure-requests",
+  "user-agent",
+  "x-content-type-options",
+]);
 
 /** Fields that must not travel as trailers (RFC 9110 6.5.1), or that the relay sets itself. */
 const NOT_TRAILERS = new Set(["content-length", "content-type", "host", "trailer", "x-request-id"]);

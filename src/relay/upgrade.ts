@@ -132,7 +132,11 @@ export function proxyExtendedConnect(
   upstream.on("response", (answer) => {
     // The local server refused the upgrade: pass its answer on as an ordinary response.
     guard.stopClock();
-    writeAnswerHead(res, answer);
+    try {
+      writeAnswerHead(res, answer);
+    } catch {
+      return guard.abort("bad_response");
+    }
     pipeAnswer(answer, res, ex, () => guard.abort("tunnel_error"));
   });
   upstream.on("error", () => guard.abort("tunnel_error"));

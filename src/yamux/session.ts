@@ -16,6 +16,7 @@ import {
 } from "./frame.ts";
 import { Outbox } from "./outbox.ts";
 import { StreamResetError, YamuxStream } from "./stream.ts";
+import { borrowWindow, returnWindow, SESSION_GROWTH } from "./window-budget.ts";
 
 export interface SessionTransport {
   /**
@@ -69,6 +70,8 @@ export class Session extends EventEmitter<SessionEvents> {
   // Outgoing: frames queued for the next messages, bytes handed to the transport but not yet written.
   private readonly out: Outbox;
   private inFlight = 0;
+  /** Receive-window growth this session's streams hold (window-budget.ts). */
+  private grown = 0;
   private flushScheduled = false;
   /** Set while only bare ACKs and FINs wait: they may wait up to LAZY_MS for company. */
   private lazyTimer: NodeJS.Timeout | undefined;
@@ -151,7 +154,12 @@ export class Session extends EventEmitter<SessionEvents> {
         if (this.bodyRemaining > 0) {
           const n = Math.min(this.bodyRemaining, len - off);
           this.bodyRemaining -= n;
-          this.bodyStream?.onData(chunk.subarray(off, off + n));
+          // A small piece of a large message is copied: a view would keep the whole message alive
+          // for as long as the piece sits in a paused stream's buffer.
+          if (this.bodyStream) {
+            const piece = chunk.subarray(off, off + n);
+            this.bodyStream.onData(n * 8 < len ? Buffer.from(piece) : piece);
+          }
           off += n;
           if (this.bodyRemaining === 0) this.endBody();
           continue;
@@ -252,8 +260,20 @@ export class Session extends EventEmitter<SessionEvents> {
   forget(stream: YamuxStream): void {
     if (this.streams.get(stream.id) !== stream) return;
     this.streams.delete(stream.id);
-    stream.returnGrowth();
+    this.returnGrowth(stream.takeGrowth());
     if (stream.id % 2 !== this.nextId % 2) this.inboundCount--;
+  }
+
+  /** Window growth for one of this session's streams: SESSION_GROWTH in all, within the process budget. */
+  borrowGrowth(want: number): number {
+    const n = borrowWindow(Math.min(want, SESSION_GROWTH - this.grown));
+    this.grown += n;
+    return n;
+  }
+
+  returnGrowth(n: number): void {
+    this.grown -= n;
+    returnWindow(n);
   }
 
   // --- Internals ---
@@ -413,8 +433,10 @@ export class Session extends EventEmitter<SessionEvents> {
    */
   private lazyFrame(type: number, flags: number, id: number, length: number): void {
     if (this.closed) return;
+    // With a backlog held back by the transport, a send callback is coming and carries the frame.
+    const backlog = this.out.bytes > 0;
     this.out.header(type, flags, id, length);
-    if (!this.flushScheduled && this.lazyTimer === undefined)
+    if (!backlog && !this.flushScheduled && this.lazyTimer === undefined)
       this.lazyTimer = setTimeout(this.flush, LAZY_MS);
   }
 

@@ -6,7 +6,7 @@
 import { Duplex } from "node:stream";
 import { INITIAL_WINDOW } from "./frame.ts";
 import type { Session } from "./session.ts";
-import { borrowWindow, MAX_STREAM_WINDOW, returnWindow } from "./window-budget.ts";
+import { MAX_STREAM_WINDOW } from "./window-budget.ts";
 
 /** A window that this rate would empty in less time than this is grown. */
 const GROW_BELOW_MS = 20;
@@ -187,7 +187,7 @@ export class YamuxStream extends Duplex {
       this.maxWindow < MAX_STREAM_WINDOW &&
       (now - this.creditedAt) * this.maxWindow < GROW_BELOW_MS * consumed
     ) {
-      const extra = borrowWindow(Math.min(this.maxWindow, MAX_STREAM_WINDOW - this.maxWindow));
+      const extra = this.session.borrowGrowth(Math.min(this.maxWindow, MAX_STREAM_WINDOW - this.maxWindow));
       this.maxWindow += extra;
       this.grown += extra;
       delta += extra;
@@ -203,10 +203,11 @@ export class YamuxStream extends Duplex {
     return this.maxWindow;
   }
 
-  /** The stream is done: its window growth goes back to the budget. */
-  returnGrowth(): void {
-    returnWindow(this.grown);
+  /** The stream is done: hands back its window growth (once) for the session to return. */
+  takeGrowth(): number {
+    const n = this.grown;
     this.grown = 0;
+    return n;
   }
 
   private maybeFinished(): void {

@@ -1,11 +1,13 @@
 /**
  * Receive-window growth beyond the configured stream window, shared by every session in the
- * process. A stream whose sender is held back by the window while its reader keeps up may double
- * its window, up to MAX_STREAM_WINDOW, while the budget lasts; what a stream grew is returned when
- * it closes. So fast streams go faster, and streams that later stall cannot make the process
+ * process. A stream whose reader keeps up with a fast sender may double its window, up to
+ * MAX_STREAM_WINDOW, while its session's share and the process budget last; what a stream grew is
+ * returned when it closes. So fast streams go faster, and streams that later stall cannot make the process
  * buffer without bound: at most the configured window per stream plus the budget in all.
  */
 export const MAX_STREAM_WINDOW = 16 * 1024 * 1024;
+/** Growth one session (one tunnel) may hold, so one tunnel cannot take the whole budget. */
+export const SESSION_GROWTH = 32 * 1024 * 1024;
 const BUDGET = 256 * 1024 * 1024;
 let lent = 0;
 

@@ -206,4 +206,61 @@ describe("answers at the edges", () => {
     expect((await h2Get(relay.port(), peer.host, "/", { host: "someone-else.localhost" })).status).toBe(400);
     expect((await h2Get(relay.port(), peer.host, "/", { host: peer.host.toUpperCase() })).status).toBe(200);
   });
+
+  it("keeps one value of a field HTTP/2 allows once, in the head and in the trailers, without harm", async () => {
+    const url = await rawLocal((socket) =>
+      socket.write(
+        'HTTP/1.1 200 OK\r\nETag: "a"\r\nETag: "b"\r\nTransfer-Encoding: chunked\r\n\r\n' +
+          '2\r\nok\r\n0\r\nETag: "c"\r\nETag: "d"\r\nX-More: 1\r\nX-More: 2\r\n\r\n',
+      ),
+    );
+    const relay = await startRelay();
+    const peer = await startPeer(relay, url);
+    const a = await h2Get(relay.port(), peer.host, "/", { te: "trailers" });
+    expect(a.status).toBe(200);
+    expect(a.body).toBe("ok");
+    expect(a.trailers?.etag).toBe('"c"');
+    expect(a.trailers?.["x-more"]).toBe("1, 2");
+    expect((await h2Get(relay.port(), peer.host, "/")).status).toBe(200); // still serving
+  });
+
+  it("passes a refused HTTP/2 WebSocket's answer on without the fields HTTP/2 refuses", async () => {
+    const url = await rawLocal((socket) =>
+      socket.write(
+        "HTTP/1.1 403 Forbidden\r\nETag: a\r\nETag: b\r\nTransfer-Encoding: chunked\r\n\r\n" +
+          "2\r\nno\r\n0\r\nConnection: close\r\n\r\n",
+      ),
+    );
+    const relay = await startRelay();
+    const peer = await startPeer(relay, url);
+    const s = connect(`http://127.0.0.1:${relay.port()}`);
+    s.on("error", () => {});
+    sessions.push(s);
+    await new Promise<void>((resolve) => s.once("remoteSettings", () => resolve()));
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = s.request(
+        {
+          ":method": "CONNECT",
+          ":protocol": "websocket",
+          ":scheme": "http",
+          ":path": "/ws",
+          ":authority": peer.host,
+        },
+        { endStream: false },
+      );
+      let status = 0;
+      let body = "";
+      req.on("response", (h) => {
+        status = Number(h[":status"]);
+      });
+      req.setEncoding("utf8");
+      req.on("data", (c: string) => {
+        body += c;
+      });
+      req.on("end", () => resolve({ status, body }));
+      req.on("error", reject);
+    });
+    expect(answer).toEqual({ status: 403, body: "no" });
+    expect((await h2Get(relay.port(), peer.host, "/")).status).toBe(403); // the relay is still up
+  });
 });

@@ -9,7 +9,13 @@ import { describe, expect, it } from "vitest";
 import { FrameType, GoAwayCode, INITIAL_WINDOW } from "../../src/yamux/frame.ts";
 import { SessionClosedError } from "../../src/yamux/session.ts";
 import { StreamResetError, type YamuxStream } from "../../src/yamux/stream.ts";
-import { borrowWindow, MAX_STREAM_WINDOW, returnWindow, windowLent } from "../../src/yamux/window-budget.ts";
+import {
+  borrowWindow,
+  MAX_STREAM_WINDOW,
+  returnWindow,
+  SESSION_GROWTH,
+  windowLent,
+} from "../../src/yamux/window-budget.ts";
 import { nextStream, openBoth, parseFrames, readAll, sessionPair, settle, until } from "./pipe.ts";
 
 const KiB = 1024;
@@ -242,6 +248,16 @@ describe("flow control", () => {
       await until(() => opener.streamCount === 0 && acceptor.streamCount === 0, "stream closed");
     }
     expect(windowLent()).toBe(before);
+  });
+
+  it("grants one session at most its share of window growth", () => {
+    const { acceptor } = sessionPair();
+    const got = acceptor.borrowGrowth(Number.MAX_SAFE_INTEGER);
+    expect(got).toBe(SESSION_GROWTH);
+    expect(acceptor.borrowGrowth(1024)).toBe(0);
+    acceptor.returnGrowth(got);
+    expect(acceptor.borrowGrowth(1024)).toBe(1024);
+    acceptor.returnGrowth(1024);
   });
 
   it("grants window growth only while the process budget lasts", () => {
