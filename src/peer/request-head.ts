@@ -4,6 +4,8 @@
  * defensive reader, not a full HTTP parser. spec/PROTOCOL.md, "Stream contents".
  */
 
+import { HEAD_END, TOKEN } from "../protocol/http1-framing.ts";
+
 export class HeadError extends Error {
   override name = "HeadError";
   constructor(
@@ -21,10 +23,7 @@ export interface RequestHead {
   headers: string[];
 }
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const REQUEST_LINE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^\s]+ HTTP\/1\.[01]$/;
-/** The end of a head: CRLF CRLF. */
-export const HEAD_END = Buffer.from("\r\n\r\n");
 const CONTROL = /[\r\n\0]/;
 
 /**

@@ -304,7 +304,11 @@ function headerList(lines: string[]): string[] {
   return out;
 }
 
-const HEAD_END = Buffer.from("\r\n\r\n");
+/** The end of a head: CRLF CRLF. */
+export const HEAD_END = Buffer.from("\r\n\r\n");
+
+/** A field name (RFC 9110 5.1). */
+export const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /**
  * Collects a head that may arrive in pieces and finds its end, looking at each byte once (a head

@@ -10,6 +10,7 @@ import { type Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Socket } from "node:net";
 import { MAX_REQUEST_HEAD } from "../protocol/constants.ts";
 import type { HttpErrorCode } from "../protocol/errors.ts";
+import { TOKEN } from "../protocol/http1-framing.ts";
 import type { YamuxStream } from "../yamux/stream.ts";
 import { AnswerReader } from "./answer-reader.ts";
 import type { Exchange } from "./exchange.ts";
@@ -283,8 +284,6 @@ function trailerLines(raw: string[]): string {
     if (TOKEN.test(raw[i]!) && !BAD_VALUE.test(raw[i + 1]!)) out += `${raw[i]}: ${raw[i + 1]}\r\n`;
   return out;
 }
-
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /**
  * Passes the answer's trailers on, on both HTTP versions: never a connection-specific field, a

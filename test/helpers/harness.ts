@@ -3,7 +3,7 @@
  * started here is stopped by `cleanup()` (call it in afterEach/afterAll).
  */
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, createServer as createTcpServer, type Socket } from "node:net";
 import pino from "pino";
 import { AgentTunnel, type AgentTunnelOptions, type TunnelState } from "../../src/peer/agent-tunnel.ts";
 import { AgentIdentity } from "../../src/peer/identity.ts";
@@ -43,6 +43,39 @@ export async function startLocalServer(
       }),
   );
   return { server, url: `http://127.0.0.1:${port}`, port };
+}
+
+/**
+ * A local server that speaks raw TCP, for answers no HTTP library would write: `answer` runs once
+ * per request head on a connection (`nth` counts them), with the head's text.
+ */
+export async function startRawLocalServer(
+  answer: (socket: Socket, nth: number, head: string) => void,
+): Promise<{ url: string; sockets: Socket[] }> {
+  const sockets: Socket[] = [];
+  const server = createTcpServer((socket) => {
+    sockets.push(socket);
+    let buffered = "";
+    let nth = 0;
+    socket.on("error", () => {});
+    socket.on("data", (c) => {
+      buffered += c.toString("latin1");
+      for (let end = buffered.indexOf("\r\n\r\n"); end !== -1; end = buffered.indexOf("\r\n\r\n")) {
+        const head = buffered.slice(0, end);
+        buffered = buffered.slice(end + 4);
+        answer(socket, nth++, head);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  closers.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  );
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, sockets };
 }
 
 export interface StartedPeer {

@@ -5,11 +5,18 @@
  */
 import { createHash } from "node:crypto";
 import { request } from "node:http";
-import { createServer as createTcpServer, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { type ConnectionUser, LocalPool } from "../../src/peer/local-pool.ts";
 import { ERROR_HEADER } from "../../src/protocol/constants.ts";
-import { cleanup, fetchVia, startLocalServer, startPeer, startRelay } from "../helpers/harness.ts";
+import {
+  cleanup,
+  fetchVia,
+  startLocalServer,
+  startPeer,
+  startRawLocalServer,
+  startRelay,
+} from "../helpers/harness.ts";
 
 afterEach(cleanup);
 
@@ -19,36 +26,6 @@ async function countingServer(handler: Parameters<typeof startLocalServer>[0]) {
   const sockets: Socket[] = [];
   local.server.on("connection", (s: Socket) => sockets.push(s));
   return { ...local, sockets };
-}
-
-/** A raw TCP local server: `answer(socket, index)` runs once per request head on a connection. */
-async function rawServer(answer: (socket: Socket, nth: number, head: string) => void) {
-  const sockets: Socket[] = [];
-  const server = createTcpServer((socket) => {
-    sockets.push(socket);
-    let buffered = "";
-    let nth = 0;
-    socket.on("error", () => {});
-    socket.on("data", (c) => {
-      buffered += c.toString("latin1");
-      for (let end = buffered.indexOf("\r\n\r\n"); end !== -1; end = buffered.indexOf("\r\n\r\n")) {
-        const head = buffered.slice(0, end);
-        buffered = buffered.slice(end + 4);
-        answer(socket, nth++, head);
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as { port: number }).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    sockets,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 describe("keep-alive connections to the local server", () => {
@@ -181,7 +158,7 @@ describe("keep-alive connections to the local server", () => {
   });
 
   it("opens a new connection after Connection: close, a response read to the close, or extra bytes", async () => {
-    const local = await rawServer((socket, _nth, head) => {
+    const local = await startRawLocalServer((socket, _nth, head) => {
       const path = head.split(" ")[1];
       if (path === "/close")
         socket.end("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
@@ -201,12 +178,11 @@ describe("keep-alive connections to the local server", () => {
     expect(bodies).toEqual(["ok", "until the end", "ok", "plain", "plain"]);
     // One connection each for the first three, then one carries both plain requests.
     expect(local.sockets).toHaveLength(4);
-    await local.close();
   });
 
   it("repeats a GET on a new connection when a kept-alive one closes under it, but never a POST", async () => {
     let posts = 0;
-    const local = await rawServer((socket, nth, head) => {
+    const local = await startRawLocalServer((socket, nth, head) => {
       if (head.startsWith("POST")) posts++;
       // Like a server whose keep-alive timeout fires just as the next request arrives.
       if (nth > 0) return void socket.destroy();
@@ -225,7 +201,6 @@ describe("keep-alive connections to the local server", () => {
     expect(post.status).toBe(502);
     expect(post.headers[ERROR_HEADER.toLowerCase()]).toBe("tunnel_error");
     expect(posts).toBe(1);
-    await local.close();
   });
 
   it("closes the local connection when the public client leaves mid-response, and does not reuse it", async () => {

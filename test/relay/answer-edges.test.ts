@@ -5,44 +5,28 @@
  */
 import { request } from "node:http";
 import { type ClientHttp2Session, connect } from "node:http2";
-import { createServer as createTcpServer, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { ERROR_HEADER } from "../../src/protocol/constants.ts";
-import { cleanup, fetchVia, startLocalServer, startPeer, startRelay } from "../helpers/harness.ts";
+import {
+  cleanup,
+  fetchVia,
+  startLocalServer,
+  startPeer,
+  startRawLocalServer,
+  startRelay,
+} from "../helpers/harness.ts";
 import { rawExchange } from "./helpers.ts";
 
 const sessions: ClientHttp2Session[] = [];
-const servers: Array<{ close(cb: () => void): void }> = [];
 afterEach(async () => {
   for (const s of sessions.splice(0)) s.destroy();
-  for (const s of servers.splice(0)) await new Promise<void>((resolve) => s.close(() => resolve()));
   await cleanup();
 });
 
-/** A raw TCP local server: `answer` runs once per request head. */
+/** A raw TCP local server; its URL. */
 async function rawLocal(answer: (socket: Socket, head: string) => void): Promise<string> {
-  const sockets: Socket[] = [];
-  const server = createTcpServer((socket) => {
-    sockets.push(socket);
-    socket.on("error", () => {});
-    let buffered = "";
-    socket.on("data", (c) => {
-      buffered += c.toString("latin1");
-      const end = buffered.indexOf("\r\n\r\n");
-      if (end === -1) return;
-      const head = buffered.slice(0, end);
-      buffered = buffered.slice(end + 4);
-      answer(socket, head);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  servers.push({
-    close: (cb) => {
-      for (const s of sockets) s.destroy();
-      server.close(cb);
-    },
-  });
-  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  return (await startRawLocalServer((socket, _nth, head) => answer(socket, head))).url;
 }
 
 function h2Get(port: number, host: string, path: string, extra: Record<string, string> = {}) {

@@ -2,12 +2,11 @@
  * The relay's reader of the peer's response: heads and bodies of every framing, cut anywhere, come
  * out as the same events; what is not HTTP/1.1 is refused.
  */
-import { createServer as createTcpServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { ERROR_HEADER } from "../../src/protocol/constants.ts";
 import { FramingError } from "../../src/protocol/http1-framing.ts";
 import { AnswerReader } from "../../src/relay/answer-reader.ts";
-import { cleanup, fetchVia, startPeer, startRelay } from "../helpers/harness.ts";
+import { cleanup, fetchVia, startPeer, startRawLocalServer, startRelay } from "../helpers/harness.ts";
 
 afterEach(cleanup);
 
@@ -113,17 +112,11 @@ describe("AnswerReader", () => {
 
 describe("a response that is not HTTP/1.1, through the tunnel", () => {
   it("answers 502 bad_response before any byte of it reaches the client", async () => {
-    const server = createTcpServer((socket) => {
-      socket.on("error", () => {});
-      socket.once("data", () => socket.end("this is not HTTP\r\n\r\n"));
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const port = (server.address() as { port: number }).port;
+    const local = await startRawLocalServer((socket) => socket.end("this is not HTTP\r\n\r\n"));
     const relay = await startRelay();
-    const peer = await startPeer(relay, `http://127.0.0.1:${port}`);
+    const peer = await startPeer(relay, local.url);
     const answer = await fetchVia(relay.port(), peer.host, "/");
     expect(answer.status).toBe(502);
     expect(answer.headers[ERROR_HEADER.toLowerCase()]).toBe("bad_response");
-    await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 });
