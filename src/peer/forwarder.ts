@@ -13,7 +13,7 @@ import type { YamuxStream } from "../yamux/stream.ts";
 import { LocalExchange } from "./local-exchange.ts";
 import { LocalPool } from "./local-pool.ts";
 import { isProbeToken, PROBE_HEADER } from "./reachability.ts";
-import { findHeadEnd, HeadError, parseHead, type RequestHead, rewriteHead } from "./request-head.ts";
+import { findHeadEnd, HeadError, HeadRewriter, parseHead, type RequestHead } from "./request-head.ts";
 
 export interface IdentityHeaderNames {
   agentId: string;
@@ -45,11 +45,11 @@ export interface RequestRecord {
 export class Forwarder {
   inFlight = 0;
   private readonly opts: ForwarderOptions;
-  private readonly drop: ReadonlySet<string>;
+  /** Drops the identity headers a client sent and appends the real ones. */
+  private readonly rewrite: HeadRewriter;
   /** For a kept-alive request also the relay's `Connection: close`, which is the relay's hop only. */
-  private readonly dropPooled: ReadonlySet<string>;
+  private readonly rewritePooled: HeadRewriter;
   private readonly pool: LocalPool;
-  private readonly add: string[];
   private readonly host: string;
   private readonly port: number;
   /** The current reachability-probe token; a request carrying it is answered here, not forwarded. */
@@ -60,15 +60,15 @@ export class Forwarder {
   constructor(opts: ForwarderOptions) {
     this.opts = opts;
     const names = opts.headerNames ?? DEFAULT_IDENTITY_HEADERS;
-    this.drop = new Set([names.agentId, names.agentAddress, names.relayOrigin].map((n) => n.toLowerCase()));
-    this.add = [names.agentId, opts.agentId, names.agentAddress, opts.address, names.relayOrigin, "1"];
+    const drop = [names.agentId, names.agentAddress, names.relayOrigin].map((n) => n.toLowerCase());
+    const add = [names.agentId, opts.agentId, names.agentAddress, opts.address, names.relayOrigin, "1"];
     // A header name or value that cannot go on the wire fails here, at start-up, not on every request.
-    rewriteHead({ requestLine: "GET / HTTP/1.1", headers: [] }, this.drop, this.add);
+    this.rewrite = new HeadRewriter(new Set(drop), add);
+    this.rewritePooled = new HeadRewriter(new Set([...drop, "connection", "keep-alive"]), add);
     if (opts.target.protocol !== "http:")
       throw new Error(`target must be http://, got ${opts.target.protocol}`);
     this.host = opts.target.hostname.replace(/^\[|\]$/g, "");
     this.port = Number(opts.target.port || 80);
-    this.dropPooled = new Set([...this.drop, "connection", "keep-alive"]);
     this.pool = new LocalPool({ host: this.host, port: this.port });
   }
 
@@ -104,11 +104,10 @@ export class Forwarder {
         if (this.isProbe(head)) return answerProbe(stream, this.probeToken!);
         const rest = buffered.subarray(end);
         if (isUpgrade(head)) {
-          const rewritten = rewriteHead(head, this.drop, this.add);
-          return this.connectLocal(stream, rewritten, rest, head.requestLine, started);
+          return this.connectLocal(stream, this.rewrite.apply(head), rest, head.requestLine, started);
         }
-        const body = requestBody(head.headers);
-        const rewritten = rewriteHead(head, this.dropPooled, this.add);
+        const body = requestBody([...head.fields("content-length"), ...head.fields("transfer-encoding")]);
+        const rewritten = this.rewritePooled.apply(head);
         this.exchange(stream, head.requestLine, body, rewritten, rest, started, release);
       } catch (err) {
         stream.off("data", onData);
@@ -122,11 +121,8 @@ export class Forwarder {
 
   private isProbe(head: RequestHead): boolean {
     if (!this.probeToken) return false;
-    for (let i = 0; i < head.headers.length; i += 2) {
-      if (head.headers[i]!.toLowerCase() === PROBE_HEADER)
-        return isProbeToken(head.headers[i + 1], this.probeToken);
-    }
-    return false;
+    const probe = head.fields(PROBE_HEADER);
+    return probe.length > 0 && isProbeToken(probe[1], this.probeToken);
   }
 
   /** A request over a kept-alive connection; its slot is free as soon as its response is complete. */
@@ -215,9 +211,7 @@ export class Forwarder {
 
 /** Whether the request asks for a protocol switch (the relay keeps `Upgrade` only then). */
 function isUpgrade(head: RequestHead): boolean {
-  for (let i = 0; i < head.headers.length; i += 2)
-    if (head.headers[i]!.toLowerCase() === "upgrade") return true;
-  return false;
+  return head.has("upgrade");
 }
 
 /** Answers our own reachability probe without touching the local server. */

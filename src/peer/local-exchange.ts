@@ -147,7 +147,7 @@ export class LocalExchange implements ConnectionUser {
     const got = this.head.take(chunk, i); // a head over the limit throws: the rest flows raw
     if (got === null) return chunk.byteLength;
     const next = got.next;
-    const h = parseResponseHead(got.text, this.method);
+    const h = parseResponseHead(got.head, this.method);
     if (h.interim) return next; // 100 Continue, 103 Early Hints: the real head follows
     this.status = h.status;
     this.reusable = h.reusable;

@@ -192,78 +192,138 @@ export interface ResponseHead {
   keepAliveTimeout: number | undefined;
 }
 
-const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: (.*))?$/;
 const DIGITS = /^\d{1,15}$/;
+const CRLF = Buffer.from("\r\n");
+const HTTP1 = Buffer.from("HTTP/1.");
+/** ASCII lowercase of a byte; every other byte unchanged. */
+const LOWER = new Uint8Array(256);
+for (let c = 0; c < 256; c++) LOWER[c] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+const CONTENT_LENGTH = Buffer.from("content-length");
+const TRANSFER_ENCODING = Buffer.from("transfer-encoding");
+const CONNECTION = Buffer.from("connection");
+const KEEP_ALIVE = Buffer.from("keep-alive");
+
+/** Whether `b[start, end)` is `lower` in any ASCII case. */
+function nameIs(b: Buffer, start: number, end: number, lower: Buffer): boolean {
+  if (end - start !== lower.byteLength) return false;
+  for (let k = 0; k < lower.byteLength; k++) if (LOWER[b[start + k]!] !== lower[k]) return false;
+  return true;
+}
+
+/** A decimal digit's value, or -1. */
+function digit(c: number | undefined): number {
+  return c !== undefined && c >= 0x30 && c <= 0x39 ? c - 0x30 : -1;
+}
 
 /**
- * Parses a complete response head (status line to the final CRLF CRLF, as latin1 text without the
- * final CRLF CRLF) for a request with `method`. `keep` also returns the header list and keeps the
- * trailers of a chunked body.
+ * Parses a complete response head (status line to the final CRLF CRLF, without the final CRLF CRLF,
+ * as bytes or latin1 text) for a request with `method`. `keep` also returns the header list and
+ * keeps the trailers of a chunked body. Lines are split on CRLF only; a string is made only for the
+ * four fields that decide the framing, unless `keep` asks for all of them.
  */
-export function parseResponseHead(text: string, method: string, keep = false): ResponseHead {
-  const lines = text.split("\r\n");
-  const m = STATUS_LINE.exec(lines[0]!);
-  if (!m) throw new FramingError("malformed status line");
-  const minor = Number(m[1]);
-  const status = Number(m[2]);
+export function parseResponseHead(input: string | Buffer, method: string, keep = false): ResponseHead {
+  const b = typeof input === "string" ? Buffer.from(input, "latin1") : input;
+  const n = b.byteLength;
+  let lineEnd = b.indexOf(CRLF);
+  if (lineEnd === -1) lineEnd = n;
+  // HTTP/1.<0|1> SP <[1-9]dd> [SP reason], the reason without CR or LF.
+  const minor = digit(b[7]);
+  const s0 = digit(b[9]);
+  const s1 = digit(b[10]);
+  const s2 = digit(b[11]);
+  if (
+    lineEnd < 12 ||
+    b.compare(HTTP1, 0, 7, 0, 7) !== 0 ||
+    minor < 0 ||
+    minor > 1 ||
+    b[8] !== 0x20 ||
+    s0 < 1 ||
+    s1 < 0 ||
+    s2 < 0 ||
+    (lineEnd > 12 && b[12] !== 0x20)
+  )
+    throw new FramingError("malformed status line");
+  const status = s0 * 100 + s1 * 10 + s2;
+  let reason = "";
+  if (lineEnd > 13) {
+    const cr = b.indexOf(0x0d, 13);
+    const lf = b.indexOf(0x0a, 13);
+    if ((cr !== -1 && cr < lineEnd) || (lf !== -1 && lf < lineEnd))
+      throw new FramingError("malformed status line");
+    if (keep) reason = b.toString("latin1", 13, lineEnd);
+  }
   let length: string | undefined;
   let chunked: boolean | undefined;
   let close = minor === 0;
   let keepAliveTimeout: number | undefined;
   const headers: string[] | undefined = keep ? [] : undefined;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    const colon = line.indexOf(":");
-    if (colon <= 0) throw new FramingError("malformed header line");
-    const value = line.slice(colon + 1).trim();
-    headers?.push(line.slice(0, colon), value);
+  let pos = lineEnd + 2;
+  while (pos <= n) {
+    let end = b.indexOf(CRLF, pos);
+    if (end === -1) end = n;
+    const colon = b.indexOf(0x3a, pos);
+    if (colon <= pos || colon >= end) throw new FramingError("malformed header line");
+    const start = pos;
+    pos = end + 2;
+    const field = colon - start;
     // Only four names matter here (10 to 17 characters); every other header passes unread.
-    if (colon < 10 || colon > 17) continue;
-    const name = line.slice(0, colon).toLowerCase();
-    if (name === "content-length") {
+    const wanted = field === 10 || field === 14 || field === 17;
+    if (!keep && !wanted) continue;
+    const value = b.toString("latin1", colon + 1, end).trim();
+    headers?.push(b.toString("latin1", start, colon), value);
+    if (!wanted) continue;
+    if (nameIs(b, start, colon, CONTENT_LENGTH)) {
       if (!DIGITS.test(value) || (length !== undefined && length !== value))
         throw new FramingError("bad Content-Length");
       length = value;
-    } else if (name === "transfer-encoding") {
+    } else if (nameIs(b, start, colon, TRANSFER_ENCODING)) {
       // The final coding decides (RFC 9112 6.3 rule 4); anything but chunked is read to the close.
       const last = value.split(",").pop()!.trim().toLowerCase();
       chunked = last === "chunked";
-    } else if (name === "connection") {
+    } else if (nameIs(b, start, colon, CONNECTION)) {
       for (const token of value.toLowerCase().split(",")) {
         const t = token.trim();
         if (t === "close") close = true;
         else if (t === "keep-alive" && minor === 0) close = false;
       }
-    } else if (name === "keep-alive") {
+    } else if (nameIs(b, start, colon, KEEP_ALIVE)) {
       const t = /(?:^|[\s,])timeout=(\d{1,6})/i.exec(value);
       if (t) keepAliveTimeout = Number(t[1]);
     }
   }
-  const head = (body: BodyScanner | null, reusable: boolean): ResponseHead => ({
+  let body: BodyScanner | null;
+  let reusable: boolean;
+  if (status === 101) {
+    body = null;
+    reusable = false;
+  } else if (status < 200 || status === 204 || status === 304 || method === "HEAD") {
+    body = null;
+    reusable = !close;
+  } else if (keep && chunked !== undefined && length !== undefined) {
+    // Both Transfer-Encoding and Content-Length: the former wins, and the connection is not reused.
+    // A forwarder would pass the Content-Length on with a body framed otherwise: refused outright.
+    throw new FramingError("both Transfer-Encoding and Content-Length");
+  } else if (chunked !== undefined) {
+    body = chunked ? new ChunkedBody(keep) : new UntilClose();
+    reusable = chunked && !close && length === undefined;
+  } else if (length !== undefined) {
+    const bytes = Number(length);
+    body = bytes === 0 ? null : new LengthBody(bytes);
+    reusable = !close;
+  } else {
+    body = new UntilClose();
+    reusable = false;
+  }
+  return {
     status,
-    reason: m[3] ?? "",
+    reason,
     headers,
     body,
     interim: status < 200 && status !== 101,
     upgrade: status === 101,
     reusable,
     keepAliveTimeout,
-  });
-  if (status === 101) return head(null, false);
-  if (status < 200 || status === 204 || status === 304 || method === "HEAD") return head(null, !close);
-  // Both Transfer-Encoding and Content-Length: the former wins, and the connection is not reused.
-  // A forwarder would pass the Content-Length on with a body framed otherwise: refused outright.
-  if (keep && chunked !== undefined && length !== undefined)
-    throw new FramingError("both Transfer-Encoding and Content-Length");
-  if (chunked !== undefined)
-    return chunked
-      ? head(new ChunkedBody(keep), !close && length === undefined)
-      : head(new UntilClose(), false);
-  if (length !== undefined) {
-    const n = Number(length);
-    return head(n === 0 ? null : new LengthBody(n), !close);
-  }
-  return head(new UntilClose(), false);
+  };
 }
 
 /**
@@ -304,6 +364,8 @@ function headerList(lines: string[]): string[] {
   return out;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /** The end of a head: CRLF CRLF. */
 export const HEAD_END = Buffer.from("\r\n\r\n");
 
@@ -318,16 +380,16 @@ export class HeadCollector {
   private parts: Buffer[] = [];
   private length = 0;
   /** The last (up to) 3 bytes collected, where a CRLF CRLF may begin. */
-  private tail: Buffer = Buffer.alloc(0);
+  private tail: Buffer = EMPTY;
 
   constructor(private readonly max: number) {}
 
   /**
-   * Looks for the end of the head in `chunk[i..]`. Returns the head as latin1 text (without the
-   * final CRLF CRLF) and the index in `chunk` just past it, or null when the head goes on. Throws
-   * FramingError once the head is longer than `max`.
+   * Looks for the end of the head in `chunk[i..]`. Returns the head's bytes (without the final
+   * CRLF CRLF; a view of `chunk` when the head is all in it) and the index in `chunk` just past it,
+   * or null when the head goes on. Throws FramingError once the head is longer than `max`.
    */
-  take(chunk: Buffer, i: number): { text: string; next: number } | null {
+  take(chunk: Buffer, i: number): { head: Buffer; next: number } | null {
     let end = -1;
     if (this.length > 0) {
       // A CRLF CRLF that straddles the previous piece and this one.
@@ -348,11 +410,11 @@ export class HeadCollector {
       return null;
     }
     if (this.length + end - i > this.max) throw new FramingError("head too large");
-    const head =
-      this.length === 0 ? chunk.subarray(i, end) : Buffer.concat([...this.parts, chunk.subarray(i, end)]);
+    if (this.length === 0) return { head: chunk.subarray(i, end - 4), next: end };
+    const head = Buffer.concat([...this.parts, chunk.subarray(i, end)]);
     this.parts = [];
     this.length = 0;
-    this.tail = Buffer.alloc(0);
-    return { text: head.toString("latin1", 0, head.byteLength - 4), next: end };
+    this.tail = EMPTY;
+    return { head: head.subarray(0, head.byteLength - 4), next: end };
   }
 }

@@ -68,7 +68,7 @@ export class AnswerReader {
     const got = this.head.take(chunk, i);
     if (got === null) return chunk.byteLength;
     const next = got.next;
-    const h = parseResponseHead(got.text, this.method, true);
+    const h = parseResponseHead(got.head, this.method, true);
     if (h.upgrade) throw new FramingError("101 for a request that asked for no upgrade");
     if (h.interim) {
       if (h.status === 100) this.ev.onContinue();

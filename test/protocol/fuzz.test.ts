@@ -18,6 +18,12 @@ import {
   encodeChallenge,
 } from "../../src/protocol/auth-codec.ts";
 import { PROTOCOL_VERSION } from "../../src/protocol/constants.ts";
+import {
+  ChunkedBody,
+  FramingError,
+  parseResponseHead,
+  UntilClose,
+} from "../../src/protocol/http1-framing.ts";
 import { hostName, routeHost } from "../../src/relay/host.ts";
 import { decodeHeader, encodeHeader, YamuxProtocolError } from "../../src/yamux/frame.ts";
 import type { SessionClosedError } from "../../src/yamux/session.ts";
@@ -459,6 +465,176 @@ describe("request head", () => {
         },
       ),
       { numRuns: 200 },
+    );
+  });
+});
+
+/**
+ * The response head as the first version of the parser read it, line by line as strings: the
+ * reference the byte-level `parseResponseHead` must agree with on every input, since the relay and
+ * the peer must never disagree on where an answer ends.
+ */
+function referenceResponseHead(text: string, method: string, keep: boolean) {
+  const lines = text.split("\r\n");
+  const m = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: (.*))?$/.exec(lines[0]!);
+  if (!m) throw new FramingError("malformed status line");
+  const minor = Number(m[1]);
+  const status = Number(m[2]);
+  let length: string | undefined;
+  let chunked: boolean | undefined;
+  let close = minor === 0;
+  let keepAliveTimeout: number | undefined;
+  const headers: string[] | undefined = keep ? [] : undefined;
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    const colon = line.indexOf(":");
+    if (colon <= 0) throw new FramingError("malformed header line");
+    const value = line.slice(colon + 1).trim();
+    headers?.push(line.slice(0, colon), value);
+    const name = line.slice(0, colon).toLowerCase();
+    if (name === "content-length") {
+      if (!/^\d{1,15}$/.test(value) || (length !== undefined && length !== value))
+        throw new FramingError("bad Content-Length");
+      length = value;
+    } else if (name === "transfer-encoding") {
+      chunked = value.split(",").pop()!.trim().toLowerCase() === "chunked";
+    } else if (name === "connection") {
+      for (const token of value.toLowerCase().split(",")) {
+        const t = token.trim();
+        if (t === "close") close = true;
+        else if (t === "keep-alive" && minor === 0) close = false;
+      }
+    } else if (name === "keep-alive") {
+      const t = /(?:^|[\s,])timeout=(\d{1,6})/i.exec(value);
+      if (t) keepAliveTimeout = Number(t[1]);
+    }
+  }
+  const out = (body: string, reusable: boolean) => ({
+    status,
+    reason: keep ? (m[3] ?? "") : "",
+    headers,
+    body,
+    reusable,
+    keepAliveTimeout,
+  });
+  if (status === 101) return out("none", false);
+  if (status < 200 || status === 204 || status === 304 || method === "HEAD") return out("none", !close);
+  if (keep && chunked !== undefined && length !== undefined)
+    throw new FramingError("both Transfer-Encoding and Content-Length");
+  if (chunked !== undefined)
+    return chunked ? out("chunked", !close && length === undefined) : out("close", false);
+  if (length !== undefined) return out(Number(length) === 0 ? "none" : `length ${Number(length)}`, !close);
+  return out("close", false);
+}
+
+describe("response head", () => {
+  const kind = (b: unknown) =>
+    b === null
+      ? "none"
+      : b instanceof ChunkedBody
+        ? "chunked"
+        : b instanceof UntilClose
+          ? "close"
+          : `length ${(b as { left: number }).left}`;
+  const piece = fc.constantFrom(
+    "HTTP/1.1 200 OK",
+    "HTTP/1.0 204 ",
+    "HTTP/1.1 101",
+    "HTTP/1.1 100 Continue",
+    "HTTP/1.1 304 x",
+    "\r\n",
+    "\r",
+    "\n",
+    ":",
+    " ",
+    "\t",
+    ",",
+    "Content-Length",
+    "content-LENGTH: 5",
+    "Transfer-Encoding: gzip, chunked",
+    "transfer-encoding",
+    "chunked",
+    "Connection",
+    "close",
+    "keep-alive",
+    "Keep-Alive: timeout=7",
+    "X-A",
+    "0",
+    "12",
+    "\u00a0",
+    "\u00e9",
+  );
+  const status = fc.oneof(
+    fc.constantFrom("HTTP/1.1 200 OK", "HTTP/1.0 200 OK", "HTTP/1.1 204 ", "HTTP/1.1 101", "HTTP/1.1 100 x"),
+    fc.constantFrom(
+      "HTTP/1.1 304 Not Modified",
+      "HTTP/1.1 404 Not \u00e9",
+      "HTTP/1.1 200 a\rb",
+      "HTTP/1.1 20",
+    ),
+    fc.array(piece, { maxLength: 4 }).map((p) => p.join("")),
+  );
+  const name = fc.oneof(
+    fc.constantFrom(
+      "Content-Length",
+      "content-length",
+      "Transfer-Encoding",
+      "TRANSFER-encoding",
+      "Connection",
+    ),
+    fc.constantFrom(
+      "connection",
+      "Keep-Alive",
+      "keep-alive",
+      "X-A",
+      "Content-Lengt",
+      "Transfer-Encodings",
+      "",
+    ),
+    fc.array(piece, { maxLength: 3 }).map((p) => p.join("")),
+  );
+  const value = fc.oneof(
+    fc.constantFrom("5", " 5 ", "0", "12", "1e3", "chunked", "gzip, chunked", "chunked, gzip", "close"),
+    fc.constantFrom("keep-alive", "x, Close", "timeout=7", "max=2, timeout=3", "\u00a05", ""),
+    fc.array(piece, { maxLength: 3 }).map((p) => p.join("")),
+  );
+  const line = fc
+    .tuple(name, fc.constantFrom(":", ": ", " :", "", ":\t"), value)
+    .map(([n, sep, v]) => `${n}${sep}${v}`);
+  const text = fc.oneof(
+    fc.tuple(status, fc.array(line, { maxLength: 6 })).map(([s, ls]) => [s, ...ls].join("\r\n")),
+    fc.array(piece, { maxLength: 24 }).map((p) => p.join("")),
+  );
+  it("the byte parser agrees with the string reference on every head, keep or not", () => {
+    fc.assert(
+      fc.property(text, fc.constantFrom("GET", "HEAD"), fc.boolean(), (text, method, keep) => {
+        let want: ReturnType<typeof referenceResponseHead> | FramingError;
+        try {
+          want = referenceResponseHead(text, method, keep);
+        } catch (err) {
+          want = err as FramingError;
+        }
+        let got: ReturnType<typeof parseResponseHead> | undefined;
+        try {
+          got = parseResponseHead(Buffer.from(text, "latin1"), method, keep);
+        } catch (err) {
+          expect(err).toBeInstanceOf(FramingError);
+          expect(want).toBeInstanceOf(FramingError);
+          expect((err as Error).message).toBe((want as Error).message);
+          return;
+        }
+        expect(want).not.toBeInstanceOf(FramingError);
+        const w = want as ReturnType<typeof referenceResponseHead>;
+        expect({
+          status: got.status,
+          reason: got.reason,
+          headers: got.headers,
+          body: kind(got.body),
+          reusable: got.reusable,
+          keepAliveTimeout: got.keepAliveTimeout,
+        }).toEqual(w);
+      }),
+      { numRuns: RUNS * 3 },
     );
   });
 });
