@@ -16,8 +16,8 @@
 import { randomBytes } from "node:crypto";
 import type { Stream, StreamMuxer } from "@libp2p/interface";
 import type { Session } from "../src/yamux/session.ts";
-import type { YamuxStream } from "../src/yamux/stream.ts";
-import { join, libp2pEnd, ourEnd } from "../test/yamux/libp2p-pipe.ts";
+import type { StreamHandler, YamuxStream } from "../src/yamux/stream.ts";
+import { join, libp2pEnd, ourRawEnd } from "../test/yamux/libp2p-pipe.ts";
 
 const args = process.argv.slice(2);
 const flag = (name: string) => {
@@ -60,29 +60,43 @@ const bytesOf = (d: Uint8Array | { subarray(): Uint8Array }) => (d instanceof Ui
 // --- our Session -------------------------------------------------------------------------------
 
 function ourPair(): { client: Session; server: Session } {
-  const { a, b } = join(ourEnd("opener", CFG), ourEnd("acceptor", CFG));
+  const { a, b } = join(ourRawEnd("opener", CFG), ourRawEnd("acceptor", CFG));
   return { client: a, server: b };
+}
+
+/** A handler that only counts (and ignores drain); `end` and `close` as given. */
+function counter(onEnd: (n: number) => void, onClose: (err?: Error) => void = () => {}): StreamHandler {
+  let n = 0;
+  return {
+    data: (c) => {
+      n += c.byteLength;
+    },
+    end: () => onEnd(n),
+    drain() {},
+    close: onClose,
+  };
 }
 
 async function oursThroughput(payload: Buffer): Promise<void> {
   const { client, server } = ourPair();
   const received = new Promise<number>((resolve) => {
     server.once("stream", (s: YamuxStream) => {
-      let n = 0;
-      s.on("data", (c: Buffer) => {
-        n += c.byteLength;
-      });
-      s.on("end", () => {
-        s.end();
-        resolve(n);
-      });
+      s.attach(
+        counter((n) => {
+          s.end();
+          resolve(n);
+        }),
+      );
     });
   });
   const s = client.openStream();
-  s.on("error", () => {});
-  s.resume();
+  let drained: (() => void) | undefined;
+  s.attach({ ...counter(() => {}), drain: () => drained?.() });
   for (let off = 0; off < payload.byteLength; off += CHUNK) {
-    if (!s.write(payload.subarray(off, off + CHUNK))) await new Promise((r) => s.once("drain", r));
+    if (!s.write(payload.subarray(off, off + CHUNK)))
+      await new Promise<void>((r) => {
+        drained = r;
+      });
   }
   s.end();
   const n = await received;
@@ -93,19 +107,16 @@ async function oursThroughput(payload: Buffer): Promise<void> {
 
 async function oursExchanges(request: Buffer, response: Buffer): Promise<void> {
   const { client, server } = ourPair();
-  server.on("stream", (s: YamuxStream) => {
-    s.on("data", () => {});
-    s.on("end", () => s.end(response));
-  });
+  server.on("stream", (s: YamuxStream) => s.attach(counter(() => s.end(response))));
   const one = () =>
     new Promise<void>((resolve, reject) => {
       const s = client.openStream();
-      let n = 0;
-      s.on("data", (c: Buffer) => {
-        n += c.byteLength;
-      });
-      s.on("end", () => (n === response.byteLength ? resolve() : reject(new Error(`ours: got ${n}`))));
-      s.on("error", reject);
+      s.attach(
+        counter(
+          (n) => (n === response.byteLength ? resolve() : reject(new Error(`ours: got ${n}`))),
+          (err) => err && reject(err),
+        ),
+      );
       s.end(request);
     });
   await runConcurrently(one);

@@ -9,7 +9,8 @@ import type { Logger } from "pino";
 import { DEFAULT_IDENTITY_HEADERS, ERROR_HEADER, MAX_REQUEST_HEAD } from "../protocol/constants.ts";
 import { errorBody, HTTP_ERRORS, type HttpErrorCode } from "../protocol/errors.ts";
 import { requestBody } from "../protocol/http1-framing.ts";
-import type { YamuxStream } from "../yamux/stream.ts";
+import { StreamDuplex } from "../yamux/duplex.ts";
+import type { StreamHandler, YamuxStream } from "../yamux/stream.ts";
 import { LocalExchange } from "./local-exchange.ts";
 import { LocalPool } from "./local-pool.ts";
 import { isProbeToken, PROBE_HEADER } from "./reachability.ts";
@@ -78,45 +79,18 @@ export class Forwarder {
   }
 
   handle(stream: YamuxStream): void {
-    stream.on("error", () => {}); // resets are expected; whatever is attached is torn down on close
     if (this.inFlight >= this.opts.maxInFlight) return respond(stream, "peer_busy");
     this.inFlight++;
-    const started = performance.now();
-    let released = false;
-    const release = () => {
-      if (!released) {
-        released = true;
-        this.inFlight--;
-      }
-    };
-    stream.on("close", release);
-    let buffered: Buffer = Buffer.alloc(0);
-    const onData = (chunk: Buffer) => {
-      buffered = buffered.byteLength === 0 ? chunk : Buffer.concat([buffered, chunk]);
-      let end: number;
-      try {
-        end = findHeadEnd(buffered, MAX_REQUEST_HEAD);
-        if (end === -1) return;
-        stream.off("data", onData);
-        stream.off("end", onEarlyEnd);
-        stream.pause();
-        const head = parseHead(buffered.subarray(0, end));
-        if (this.isProbe(head)) return answerProbe(stream, this.probeToken!);
-        const rest = buffered.subarray(end);
-        if (isUpgrade(head)) {
-          return this.connectLocal(stream, this.rewrite.apply(head), rest, head.requestLine, started);
-        }
-        const body = requestBody([...head.fields("content-length"), ...head.fields("transfer-encoding")]);
-        const rewritten = this.rewritePooled.apply(head);
-        this.exchange(stream, head.requestLine, body, rewritten, rest, started, release);
-      } catch (err) {
-        stream.off("data", onData);
-        respond(stream, err instanceof HeadError ? err.code : "bad_request");
-      }
-    };
-    const onEarlyEnd = () => respond(stream, "bad_request");
-    stream.on("data", onData);
-    stream.on("end", onEarlyEnd);
+    stream.attach(new HeadReader(this, stream));
+  }
+
+  /** The head is in (`rest` is what came behind it): answer, exchange, or upgrade. */
+  route(stream: YamuxStream, head: RequestHead, rest: Buffer, started: number, release: () => void): void {
+    if (this.isProbe(head)) return answerProbe(stream, this.probeToken!, release);
+    if (isUpgrade(head))
+      return this.connectLocal(stream, this.rewrite.apply(head), rest, head.requestLine, started, release);
+    const body = requestBody([...head.fields("content-length"), ...head.fields("transfer-encoding")]);
+    this.exchange(stream, head.requestLine, body, this.rewritePooled.apply(head), rest, started, release);
   }
 
   private isProbe(head: RequestHead): boolean {
@@ -150,18 +124,23 @@ export class Forwarder {
     }).start(head, rest);
   }
 
-  private unreachable(stream: YamuxStream, err?: Error): void {
+  private unreachable(stream: YamuxStream, err?: Error, onClose?: () => void): void {
     this.opts.log?.warn({ target: this.opts.target.href, err: err?.message }, "local server unreachable");
-    respond(stream, "local_unreachable");
+    respond(stream, "local_unreachable", onClose);
   }
 
   private connectLocal(
-    stream: YamuxStream,
+    raw: YamuxStream,
     head: Buffer,
     rest: Buffer,
     requestLine: string,
     started: number,
+    release: () => void,
   ): void {
+    const stream = new StreamDuplex(raw);
+    stream.on("error", () => {}); // resets are expected; "close" tears the pipe down
+    stream.on("close", release);
+    stream.pause(); // until the local socket is connected
     const socket: Socket = connect({ host: this.host, port: this.port, noDelay: true });
     let connected = false;
     let status = 0;
@@ -185,17 +164,20 @@ export class Forwarder {
     socket.on("error", (err) => {
       if (!connected) {
         status = HTTP_ERRORS.local_unreachable.status;
-        this.unreachable(stream, err);
+        this.unreachable(raw, err, release); // the answer takes the stream over from the Duplex
       } else {
         stream.destroy();
       }
     });
     stream.on("close", () => socket.destroy());
     socket.on("close", () => {
-      if (!stream.writableEnded) stream.destroy();
-      // The local side is done. Whatever the relay still sends is discarded, so its FIN ends the
-      // stream (and frees the in-flight slot) even though nothing reads it any more.
-      else stream.resume();
+      // (Never connected: the stream was answered local_unreachable.) Once the local side is done,
+      // whatever the relay still sends is discarded, so its FIN ends the stream (and frees the
+      // in-flight slot) even though nothing reads it any more.
+      if (connected) {
+        if (!stream.writableEnded) stream.destroy();
+        else stream.resume();
+      }
       const [method = "", path = ""] = requestLine.split(" ");
       this.onRequest?.({
         method,
@@ -214,19 +196,74 @@ function isUpgrade(head: RequestHead): boolean {
   return head.has("upgrade");
 }
 
-/** Answers our own reachability probe without touching the local server. */
-function answerProbe(stream: YamuxStream, token: string): void {
-  stream.end(`HTTP/1.1 204 No Content\r\n${PROBE_HEADER}: ${token}\r\nConnection: close\r\n\r\n`);
-  stream.resume();
+/** Reads a stream until its request head is complete, then hands it to the forwarder. */
+class HeadReader implements StreamHandler {
+  private pending: Buffer = EMPTY;
+  private readonly started = performance.now();
+  private released = false;
+
+  constructor(
+    private readonly f: Forwarder,
+    private readonly stream: YamuxStream,
+  ) {}
+
+  readonly release = (): void => {
+    if (!this.released) {
+      this.released = true;
+      this.f.inFlight--;
+    }
+  };
+
+  data(chunk: Buffer): void {
+    const buffered = this.pending.byteLength === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    this.pending = buffered;
+    try {
+      const end = findHeadEnd(buffered, MAX_REQUEST_HEAD);
+      if (end === -1) return;
+      this.pending = EMPTY;
+      this.f.route(
+        this.stream,
+        parseHead(buffered.subarray(0, end)),
+        buffered.subarray(end),
+        this.started,
+        this.release,
+      );
+    } catch (err) {
+      respond(this.stream, err instanceof HeadError ? err.code : "bad_request", this.release);
+    }
+  }
+
+  end(): void {
+    respond(this.stream, "bad_request", this.release); // the relay ended the stream before the head did
+  }
+
+  drain(): void {}
+
+  close(): void {
+    this.release();
+  }
 }
 
-/** Answers the stream with a JSON error and ends it. */
-export function respond(stream: YamuxStream, code: HttpErrorCode): void {
+const EMPTY = Buffer.alloc(0);
+
+/** Takes whatever else the relay sends for a request already answered; `onClose` once it is gone. */
+function discard(stream: YamuxStream, onClose?: () => void): void {
+  stream.attach({ data() {}, end() {}, drain() {}, close: () => onClose?.() });
+}
+
+/** Answers our own reachability probe without touching the local server. */
+function answerProbe(stream: YamuxStream, token: string, release: () => void): void {
+  discard(stream, release);
+  stream.end(`HTTP/1.1 204 No Content\r\n${PROBE_HEADER}: ${token}\r\nConnection: close\r\n\r\n`);
+}
+
+/** Answers the stream with a JSON error and ends it; `onClose` runs once the stream is gone. */
+export function respond(stream: YamuxStream, code: HttpErrorCode, onClose?: () => void): void {
+  discard(stream, onClose);
   const body = errorBody(code);
   const { status } = HTTP_ERRORS[code];
   stream.end(
     `HTTP/1.1 ${status} ${code}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n` +
       `${ERROR_HEADER}: ${code}\r\nConnection: close\r\n\r\n${body}`,
   );
-  stream.resume(); // discard whatever else the relay sends for this request
 }

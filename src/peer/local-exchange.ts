@@ -12,7 +12,7 @@ import {
   parseResponseHead,
   UntilClose,
 } from "../protocol/http1-framing.ts";
-import type { YamuxStream } from "../yamux/stream.ts";
+import type { StreamHandler, YamuxStream } from "../yamux/stream.ts";
 import type { ConnectionUser, LocalConnection, LocalPool } from "./local-pool.ts";
 
 export interface ExchangeResult {
@@ -37,7 +37,7 @@ enum Phase {
   Done,
 }
 
-export class LocalExchange implements ConnectionUser {
+export class LocalExchange implements ConnectionUser, StreamHandler {
   private conn!: LocalConnection;
   private phase = Phase.Head;
   private readonly head = new HeadCollector(MAX_REQUEST_HEAD);
@@ -66,18 +66,13 @@ export class LocalExchange implements ConnectionUser {
     this.conn = this.pool.acquire(this);
     if (this.conn.reused && IDEMPOTENT.has(this.method)) this.sent = [];
     this.writeRequest(head);
-    this.onStreamData(rest);
-    const s = this.stream;
-    s.on("data", this.onStreamData);
-    s.on("end", this.onStreamEnd);
-    s.on("drain", this.onStreamDrain);
-    s.on("close", this.onStreamClose);
-    s.resume();
+    this.data(rest);
+    this.stream.attach(this);
   }
 
   // --- The request: stream → local socket ---
 
-  private readonly onStreamData = (chunk: Buffer): void => {
+  data(chunk: Buffer): void {
     if (this.requestDone || this.phase === Phase.Done) return;
     let end: number;
     try {
@@ -87,7 +82,7 @@ export class LocalExchange implements ConnectionUser {
     }
     if (end !== -1) this.requestDone = true; // anything behind the request's end is not ours
     this.writeRequest(end === -1 || end === chunk.byteLength ? chunk : chunk.subarray(0, end));
-  };
+  }
 
   private writeRequest(buf: Buffer): void {
     if (buf.byteLength === 0) return;
@@ -104,15 +99,15 @@ export class LocalExchange implements ConnectionUser {
     if (this.phase !== Phase.Done) this.stream.resume();
   }
 
-  private readonly onStreamEnd = (): void => {
+  end(): void {
     // The relay ended its side before the request did: pass the FIN on, and never reuse this one.
     if (!this.requestDone && this.phase !== Phase.Done) this.conn.socket.end();
-  };
+  }
 
-  private readonly onStreamClose = (): void => {
+  close(): void {
     // A reset (the public client left, or a relay timeout): the local server sees its socket close.
     if (this.phase !== Phase.Done) this.fail();
-  };
+  }
 
   // --- The response: local socket → stream ---
 
@@ -169,9 +164,9 @@ export class LocalExchange implements ConnectionUser {
     if (!this.stream.write(buf)) this.conn.socket.pause();
   }
 
-  private readonly onStreamDrain = (): void => {
+  drain(): void {
     if (this.phase !== Phase.Done) this.conn.socket.resume();
-  };
+  }
 
   onEnd(): void {
     // FIN from the local server. It ends a response read to the close; anything else is cut short.
@@ -187,7 +182,6 @@ export class LocalExchange implements ConnectionUser {
     if (this.phase === Phase.Done) return;
     if (!connected) {
       this.phase = Phase.Done;
-      this.stream.off("data", this.onStreamData);
       return this.done(this.result(true));
     }
     // Only a clean close ends a response read to the close; a reset cuts it.
@@ -218,7 +212,6 @@ export class LocalExchange implements ConnectionUser {
   private finish(): void {
     const s = this.stream;
     s.end();
-    s.off("data", this.onStreamData);
     s.resume(); // whatever else the relay sends for this request is discarded
     this.conn.socket.resume();
     if (this.reusable && this.requestDone) this.pool.release(this.conn, this.hint);
@@ -230,7 +223,6 @@ export class LocalExchange implements ConnectionUser {
   private fail(): void {
     if (this.phase === Phase.Done) return;
     this.phase = Phase.Done;
-    this.stream.off("data", this.onStreamData);
     this.conn.destroy();
     this.stream.destroy();
     this.done(this.result(false));

@@ -8,10 +8,11 @@
 import { type ClientRequest, type IncomingMessage, request, type ServerResponse } from "node:http";
 import { type Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { MAX_REQUEST_HEAD } from "../protocol/constants.ts";
 import type { HttpErrorCode } from "../protocol/errors.ts";
 import { TOKEN } from "../protocol/http1-framing.ts";
-import type { YamuxStream } from "../yamux/stream.ts";
+import type { StreamHandler, YamuxStream } from "../yamux/stream.ts";
 import { AnswerReader } from "./answer-reader.ts";
 import type { Exchange } from "./exchange.ts";
 import {
@@ -38,7 +39,7 @@ export interface ProxyOptions {
 /** A request on the stream in HTTP/1.1, through Node's client. */
 export function upstreamRequest(
   req: PublicRequest,
-  stream: YamuxStream,
+  stream: Duplex,
   method: string,
   headers: string[],
 ): ClientRequest {
@@ -111,7 +112,7 @@ export class StreamGuard {
 
   constructor(
     private readonly o: Omit<ProxyOptions, "maxBodyBytes">,
-    private readonly stream: YamuxStream,
+    private readonly stream: { destroy(): void },
     /** Node's client request on the stream, when one is used. */
     private readonly upstream?: ClientRequest,
   ) {
@@ -149,113 +150,158 @@ export class StreamGuard {
   }
 }
 
+/** One public request on its stream: the request goes out, the answer comes back (the handler). */
+class ProxiedRequest implements StreamHandler {
+  private readonly guard: StreamGuard;
+  private readonly reader: AnswerReader;
+  private readonly chunked: boolean;
+  /** The whole answer went to the client. */
+  private relayed = false;
+  /** The whole request went onto the stream. */
+  private sent = false;
+  /** Whether a body byte (or the end) went to the client; until then the head may wait for it. */
+  private wrote = false;
+  private waitingDrain = false;
+  private streamFull = false;
+
+  constructor(
+    private readonly req: PublicRequest,
+    private readonly res: PublicResponse,
+    private readonly stream: YamuxStream,
+    private readonly o: ProxyOptions,
+    method: string,
+    head: Buffer,
+  ) {
+    this.chunked = hasChunkedBody(req);
+    this.guard = new StreamGuard(o, stream);
+    this.reader = new AnswerReader(method, this, MAX_REQUEST_HEAD);
+    stream.attach(this);
+    // (An HTTP/2 response emits "finish" even when the client reset the stream: only "close" and
+    // our own record of a relayed answer tell the two apart.)
+    res.on("close", this.onResClose);
+    stream.write(head);
+    req.on("data", this.onReqData);
+    req.on("end", this.onReqEnd);
+  }
+
+  // --- The request: public client → stream ---
+
+  private readonly onReqData = (c: Buffer): void => {
+    const { ex, maxBodyBytes } = this.o;
+    ex.bytesIn += c.byteLength;
+    if (maxBodyBytes > 0 && ex.bytesIn > maxBodyBytes) return this.guard.abort("body_too_large");
+    if (this.guard.over || c.byteLength === 0) return;
+    const stream = this.stream;
+    if (this.chunked) stream.write(`${c.byteLength.toString(16)}\r\n`);
+    let more = stream.write(c);
+    if (this.chunked) more = stream.write("\r\n") && more;
+    if (!more) {
+      this.streamFull = true;
+      this.req.pause();
+    }
+  };
+
+  private readonly onReqEnd = (): void => {
+    if (this.guard.over) return;
+    if (this.chunked) this.stream.write(`0\r\n${trailerLines(this.req.rawTrailers)}\r\n`);
+    this.sent = true;
+    this.guard.startClock();
+  };
+
+  drain(): void {
+    if (this.streamFull) {
+      this.streamFull = false;
+      this.req.resume();
+    }
+  }
+
+  // --- The answer: stream → public client ---
+
+  data(c: Buffer): void {
+    if (this.reader.done) return;
+    try {
+      this.reader.feed(c);
+    } catch {
+      // A head Node will not write (say, a header HTTP/2 cannot carry) or bytes that are not HTTP/1.1.
+      this.guard.abort(this.res.headersSent ? "tunnel_error" : "bad_response");
+    }
+  }
+
+  end(): void {
+    if (!this.reader.done && !this.reader.fin()) this.guard.abort("tunnel_error");
+  }
+
+  close(): void {
+    if (!this.reader.done) this.guard.abort("tunnel_error");
+  }
+
+  // AnswerEvents
+
+  onContinue(): void {
+    this.res.writeContinue();
+  }
+
+  onHead(status: number, reason: string, headers: string[]): void {
+    this.guard.stopClock();
+    const res = this.res;
+    writeHead(res, status, forwardResponseHeaders(headers), reason);
+    // An ordinary answer's body is in the same read, and head and body leave in one write; a
+    // streaming answer (SSE) must show its head now, before its first event.
+    if (res instanceof Http2ServerResponse) return;
+    setImmediate(() => {
+      if (!this.wrote && !res.writableEnded && !res.destroyed) res.flushHeaders();
+    });
+  }
+
+  onData(c: Buffer): void {
+    this.wrote = true;
+    this.o.ex.bytesOut += c.byteLength;
+    if (!(this.res as ServerResponse).write(c) && !this.waitingDrain) {
+      this.waitingDrain = true;
+      this.stream.pause();
+      this.res.once("drain", this.onResDrain);
+    }
+  }
+
+  onEnd(trailers: string[]): void {
+    this.wrote = true;
+    this.relayed = true;
+    this.guard.end();
+    addTrailers(this.res, trailers);
+    this.res.end();
+    // FIN for the relay's side; what else the peer sends for this exchange is discarded.
+    this.stream.end();
+    this.stream.resume();
+  }
+
+  private readonly onResDrain = (): void => {
+    this.waitingDrain = false;
+    this.stream.resume();
+  };
+
+  private readonly onResClose = (): void => {
+    // The client went away before the answer was complete, or the answer came before the whole
+    // request went out: reset the stream so the local server sees its socket close.
+    this.guard.end();
+    if (!this.relayed || !this.sent) this.guard.reset();
+  };
+}
+
 export function proxyRequest(
   req: PublicRequest,
   res: PublicResponse,
   stream: YamuxStream,
   o: ProxyOptions,
 ): void {
-  const { ex } = o;
   const method = req.method ?? "GET";
   const headers = forwardRequestHeaders(req.rawHeaders, o.info);
-  const chunked = hasChunkedBody(req);
-  if (chunked) headers.push("Transfer-Encoding", "chunked");
+  if (hasChunkedBody(req)) headers.push("Transfer-Encoding", "chunked");
   const head = requestHead(method, req.url ?? "/", headers);
   if (head === null) {
     stream.destroy();
     return o.fail("bad_request");
   }
-  const guard = new StreamGuard(o, stream);
-  let relayed = false;
-  let sent = false;
-  /** Whether a body byte (or the end) went to the client; until then the head may wait for it. */
-  let wrote = false;
-  let waitingDrain = false;
-  const resume = () => {
-    waitingDrain = false;
-    stream.resume();
-  };
-
-  const reader = new AnswerReader(
-    method,
-    {
-      onContinue: () => res.writeContinue(),
-      onHead: (status, reason, headers) => {
-        guard.stopClock();
-        writeHead(res, status, forwardResponseHeaders(headers), reason);
-        // An ordinary answer's body is in the same read, and head and body leave in one write; a
-        // streaming answer (SSE) must show its head now, before its first event.
-        if (res instanceof Http2ServerResponse) return;
-        setImmediate(() => {
-          if (!wrote && !res.writableEnded && !res.destroyed) res.flushHeaders();
-        });
-      },
-      onData: (c) => {
-        wrote = true;
-        ex.bytesOut += c.byteLength;
-        if (!(res as ServerResponse).write(c) && !waitingDrain) {
-          waitingDrain = true;
-          stream.pause();
-          res.once("drain", resume);
-        }
-      },
-      onEnd: (trailers) => {
-        wrote = true;
-        relayed = true;
-        guard.end();
-        addTrailers(res, trailers);
-        res.end();
-        // FIN for the relay's side; what else the peer sends for this exchange is discarded.
-        stream.end();
-        stream.resume();
-      },
-    },
-    MAX_REQUEST_HEAD,
-  );
-  stream.on("data", (c: Buffer) => {
-    if (reader.done) return;
-    try {
-      reader.feed(c);
-    } catch {
-      // A head Node will not write (say, a header HTTP/2 cannot carry) or bytes that are not HTTP/1.1.
-      guard.abort(res.headersSent ? "tunnel_error" : "bad_response");
-    }
-  });
-  stream.on("end", () => {
-    if (!reader.done && !reader.fin()) guard.abort("tunnel_error");
-  });
-  stream.on("error", () => guard.abort("tunnel_error"));
-  stream.on("close", () => {
-    if (!reader.done) guard.abort("tunnel_error");
-  });
-  // (An HTTP/2 response emits "finish" even when the client reset the stream: only "close" and
-  // our own record of a relayed answer tell the two apart.)
-  res.on("close", () => {
-    // The client went away before the answer was complete, or the answer came before the whole
-    // request went out: reset the stream so the local server sees its socket close.
-    guard.end();
-    if (!relayed || !sent) guard.reset();
-  });
-
-  stream.write(head);
-  req.on("data", (c: Buffer) => {
-    ex.bytesIn += c.byteLength;
-    if (o.maxBodyBytes > 0 && ex.bytesIn > o.maxBodyBytes) return guard.abort("body_too_large");
-    if (guard.over || c.byteLength === 0) return;
-    if (chunked) stream.write(`${c.byteLength.toString(16)}\r\n`);
-    const more = stream.write(c);
-    if (chunked) stream.write("\r\n");
-    if (!more) {
-      req.pause();
-      stream.once("drain", () => req.resume());
-    }
-  });
-  req.on("end", () => {
-    if (guard.over) return;
-    if (chunked) stream.write(`0\r\n${trailerLines(req.rawTrailers)}\r\n`);
-    sent = true;
-    guard.startClock();
-  });
+  new ProxiedRequest(req, res, stream, o, method, head);
 }
 
 /**

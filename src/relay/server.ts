@@ -12,8 +12,8 @@ import type { Duplex } from "node:stream";
 import pino, { type Logger } from "pino";
 import { TUNNEL_PATH } from "../protocol/constants.ts";
 import { HTTP_ERRORS, type HttpErrorCode } from "../protocol/errors.ts";
+import { StreamDuplex } from "../yamux/duplex.ts";
 import { GoAwayCode } from "../yamux/frame.ts";
-import type { YamuxStream } from "../yamux/stream.ts";
 import { logExchange } from "./access-log.ts";
 import type { Cluster, ClusterConfig } from "./cluster/cluster.ts";
 import { CLUSTER_HEADERS } from "./cluster/internal.ts";
@@ -88,8 +88,8 @@ function hopRefusal(
  * A raw hop stream to another node stands in for a yamux stream in the upgrade paths: they use it
  * only as a Duplex (plus the socket no-ops Node's HTTP client may call).
  */
-function asStream(s: ClientHttp2Stream): YamuxStream {
-  return Object.assign(s, { setNoDelay: () => s, setKeepAlive: () => s }) as unknown as YamuxStream;
+function asStream(s: ClientHttp2Stream): Duplex {
+  return Object.assign(s, { setNoDelay: () => s, setKeepAlive: () => s });
 }
 
 export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay {
@@ -295,7 +295,12 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
     const admitted = admit(req, ex, address);
     if ("code" in admitted) return reject(admitted.code, admitted.headers);
     if (websocket)
-      proxyExtendedConnect(req as Http2ServerRequest, res as Http2ServerResponse, openStream(admitted), o);
+      proxyExtendedConnect(
+        req as Http2ServerRequest,
+        res as Http2ServerResponse,
+        new StreamDuplex(openStream(admitted)),
+        o,
+      );
     else proxyRequest(req, res, openStream(admitted), o);
   };
 
@@ -311,7 +316,7 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
       metrics.error(admitted.code);
       return void sendError(res, admitted.code, admitted.headers ?? {});
     }
-    const stream = openStream(admitted);
+    const stream = new StreamDuplex(openStream(admitted));
     res.writeHead(200);
     ex.status = 200;
     req.on("data", (c: Buffer) => {
@@ -357,7 +362,7 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
     if (route.kind === "relay") return reject("not_found");
     if (route.kind === "invalid") return reject("invalid_subdomain");
     ex.agent = route.address;
-    const pipe = (stream: YamuxStream) =>
+    const pipe = (stream: Duplex) =>
       proxyUpgrade(req, socket, head, stream, {
         ex,
         info: forwardInfo(req, ex),
@@ -380,7 +385,7 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
     }
     const admitted = admit(req, ex, route.address);
     if ("code" in admitted) return reject(admitted.code, admitted.headers);
-    pipe(openStream(admitted));
+    pipe(new StreamDuplex(openStream(admitted)));
   };
 
   const { h1, h2 } = listener;

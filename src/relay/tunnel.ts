@@ -18,7 +18,11 @@ export class Tunnel {
     readonly ws: WebSocket,
     readonly session: Session,
     private readonly maxStreams: number,
-  ) {}
+  ) {
+    session.onStreamGone = () => {
+      if (this.draining && this.session.streamCount === 0) this.finish();
+    };
+  }
 
   get isOpen(): boolean {
     return !this.draining && this.session.canOpenStreams;
@@ -42,11 +46,7 @@ export class Tunnel {
   }
 
   openStream(): YamuxStream {
-    const stream = this.session.openStream();
-    stream.once("close", () => {
-      if (this.draining && this.session.streamCount === 0) this.finish();
-    });
-    return stream;
+    return this.session.openStream();
   }
 
   /**
@@ -65,7 +65,11 @@ export class Tunnel {
 
   private pendingClose: CloseReason = "superseded";
 
+  private finishing = false;
+
   private finish(): void {
+    if (this.finishing) return;
+    this.finishing = true;
     if (this.drainTimer) clearTimeout(this.drainTimer);
     const reason = this.pendingClose;
     void this.session.flushed().then(() => this.close(reason));

@@ -11,7 +11,6 @@ import type { IncomingMessage } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Duplex } from "node:stream";
 import type { HttpErrorCode } from "../protocol/errors.ts";
-import type { YamuxStream } from "../yamux/stream.ts";
 import { forwardRequestHeaders, forwardResponseHeaders } from "./forward-headers.ts";
 import { rawError } from "./http-errors.ts";
 import {
@@ -30,7 +29,7 @@ export function proxyUpgrade(
   req: IncomingMessage,
   socket: Duplex,
   head: Buffer,
-  stream: YamuxStream,
+  stream: Duplex,
   o: Omit<ProxyOptions, "maxBodyBytes">,
 ): void {
   const { ex } = o;
@@ -89,7 +88,7 @@ export function proxyUpgrade(
 export function proxyExtendedConnect(
   req: Http2ServerRequest,
   res: Http2ServerResponse,
-  stream: YamuxStream,
+  stream: Duplex,
   o: Omit<ProxyOptions, "maxBodyBytes">,
 ): void {
   const { ex } = o;

@@ -75,7 +75,10 @@ export class Session extends EventEmitter<SessionEvents> {
   private flushScheduled = false;
   /** Set while only bare ACKs and FINs wait: they may wait up to LAZY_MS for company. */
   private lazyTimer: NodeJS.Timeout | undefined;
-  private writeWaiters: Array<(err?: Error | null) => void> = [];
+  /** Streams whose writer waits for the transport to catch up (`waitWritable`). */
+  private writeWaiters = new Set<YamuxStream>();
+  /** Called whenever a stream leaves the session (finished, reset, or the session closed). */
+  onStreamGone: (() => void) | undefined;
 
   // Incoming: a header split across messages, and the data frame body being delivered.
   private readonly hdr = Buffer.alloc(HEADER_LENGTH);
@@ -215,7 +218,7 @@ export class Session extends EventEmitter<SessionEvents> {
     for (const s of [...this.streams.values()]) s.onSessionClosed(failure);
     this.streams.clear();
     this.inboundCount = 0;
-    for (const cb of this.writeWaiters.splice(0)) cb(failure);
+    this.writeWaiters.clear();
     for (const w of this.pingWaiters.splice(0)) w.reject(failure);
     this.out.clear();
     this.checkIdle();
@@ -250,18 +253,23 @@ export class Session extends EventEmitter<SessionEvents> {
     this.frame(FrameType.WindowUpdate, Flag.RST, id, 0);
   }
 
-  /** Runs `cb` now if the transport is keeping up, or once it catches up. */
-  whenWritable(cb: (err?: Error | null) => void): void {
-    if (this.closed) return cb(new SessionClosedError("session is closed", "closed"));
-    if (this.out.bytes + this.inFlight < this.config.writeHighWaterMark) return cb();
-    this.writeWaiters.push(cb);
+  /** Whether the transport keeps up: less than the high-water mark queued or in flight. */
+  get writable(): boolean {
+    return !this.closed && this.out.bytes + this.inFlight < this.config.writeHighWaterMark;
+  }
+
+  /** Calls `stream.onWritable()` once the transport catches up. */
+  waitWritable(stream: YamuxStream): void {
+    if (!this.closed) this.writeWaiters.add(stream);
   }
 
   forget(stream: YamuxStream): void {
     if (this.streams.get(stream.id) !== stream) return;
     this.streams.delete(stream.id);
+    this.writeWaiters.delete(stream);
     this.returnGrowth(stream.takeGrowth());
     if (stream.id % 2 !== this.nextId % 2) this.inboundCount--;
+    this.onStreamGone?.();
   }
 
   /** Window growth for one of this session's streams: SESSION_GROWTH in all, within the process budget. */
@@ -475,11 +483,10 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   private releaseWriters(): void {
-    if (this.writeWaiters.length === 0 || this.out.bytes + this.inFlight >= this.config.writeHighWaterMark)
-      return;
-    const waiters = this.writeWaiters;
-    this.writeWaiters = [];
-    for (const cb of waiters) cb();
+    if (this.writeWaiters.size === 0 || !this.writable) return;
+    const waiters = [...this.writeWaiters];
+    this.writeWaiters.clear();
+    for (const s of waiters) s.onWritable();
   }
 
   private idleWaiters: Array<() => void> = [];

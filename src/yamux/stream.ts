@@ -1,9 +1,12 @@
 /**
- * One yamux stream as a Node Duplex. Flow control: we send at most `sendWindow` bytes before a
- * window update; we credit the remote's window back only for bytes our reader has taken out of the
- * readable buffer, so a slow reader holds the sender back and buffers at most one window.
+ * One yamux stream. Its user attaches one handler (`attach`) and is called directly: data, the
+ * remote's FIN, drain, and close. No Node stream machinery sits on the request path; code that
+ * wants to `pipe` wraps the stream in a Duplex (duplex.ts).
+ *
+ * Flow control: we send at most `sendWindow` bytes before a window update; we credit the remote's
+ * window back only for bytes handed to the handler, so a paused user holds the sender back and the
+ * stream buffers at most one window.
  */
-import { Duplex } from "node:stream";
 import { INITIAL_WINDOW } from "./frame.ts";
 import type { Session } from "./session.ts";
 import { MAX_STREAM_WINDOW } from "./window-budget.ts";
@@ -16,13 +19,37 @@ export class StreamResetError extends Error {
   readonly code = "ERR_STREAM_RESET";
 }
 
-export class YamuxStream extends Duplex {
+/** What the stream tells its user. */
+export interface StreamHandler {
+  /** Bytes from the remote, in order. The handler may keep the chunk. */
+  data(chunk: Buffer): void;
+  /** The remote sent FIN: no more data comes. */
+  end(): void;
+  /** `write` returned false before; the stream takes more now. */
+  drain(): void;
+  /**
+   * The stream is gone, once: `err` when it was reset (by either side) or its session ended,
+   * undefined when both sides finished cleanly. Called after the current call stack unwinds.
+   */
+  close(err: Error | undefined): void;
+  /**
+   * Bytes handed over but still unread (a Duplex's readable buffer): not credited yet. A handler
+   * that holds them calls `stream.credit()` as its reader takes them.
+   */
+  buffered?(): number;
+}
+
+const NO_HANDLER: StreamHandler = { data() {}, end() {}, drain() {}, close() {} };
+
+export class YamuxStream {
   readonly id: number;
   /** Bytes we may still send before the remote credits more. */
   sendWindow = INITIAL_WINDOW;
   /** Bytes the remote may still send us. */
   recvWindow = INITIAL_WINDOW;
-  /** Received bytes not yet credited back to the remote (some may still be in the read buffer). */
+  private handler: StreamHandler = NO_HANDLER;
+  private attached = false;
+  /** Received bytes not yet credited back to the remote (some may still be in `inbox`). */
   private unacked = 0;
   private readonly session: Session;
   private maxWindow: number;
@@ -30,18 +57,57 @@ export class YamuxStream extends Duplex {
   private grown = 0;
   /** When the last credit went out (or the stream opened). */
   private creditedAt = performance.now();
-  private pendingChunk: Buffer | null = null;
-  private pendingOffset = 0;
-  private pendingCb: ((err?: Error | null) => void) | null = null;
+  /** Data held while paused or before a handler is attached; `inboxBytes` of it. */
+  private inbox: Buffer[] = [];
+  private inboxBytes = 0;
+  /** The remote's FIN arrived behind data still in the inbox. */
+  private endHeld = false;
+  private paused = false;
+  /** Bytes written but not yet framed (no window), oldest first; the first from `queueOffset`. */
+  private queue: Buffer[] = [];
+  private queueOffset = 0;
+  private needDrain = false;
+  private finQueued = false;
   private localFin = false;
   private remoteFin = false;
-  private wasReset = false;
+  private gone = false;
 
   constructor(session: Session, id: number, maxWindow: number) {
-    super({ allowHalfOpen: true, readableHighWaterMark: 256 * 1024, writableHighWaterMark: 64 * 1024 });
     this.session = session;
     this.id = id;
     this.maxWindow = maxWindow;
+  }
+
+  /** Sets the one handler; anything that arrived before is delivered now (unless paused). */
+  attach(handler: StreamHandler): void {
+    this.handler = handler;
+    this.attached = true;
+    if (!this.paused) this.deliver();
+  }
+
+  /** Whether the stream is gone (closed cleanly, reset, or its session ended). */
+  get destroyed(): boolean {
+    return this.gone;
+  }
+
+  /** Whether we sent (or queued) our FIN. */
+  get writableEnded(): boolean {
+    return this.finQueued;
+  }
+
+  /** Whether the remote's FIN has been handed to the handler. */
+  get readableEnded(): boolean {
+    return this.remoteFin && !this.endHeld;
+  }
+
+  /** Bytes held for the handler (paused). */
+  get readableLength(): number {
+    return this.inboxBytes;
+  }
+
+  /** The receive window granted to the remote now: the configured one, plus any growth. */
+  get receiveWindow(): number {
+    return this.maxWindow;
   }
 
   /** The window delta announced with SYN/ACK to grow the remote's view from the initial window. */
@@ -49,6 +115,62 @@ export class YamuxStream extends Duplex {
     const delta = this.maxWindow - INITIAL_WINDOW;
     this.recvWindow += delta;
     return delta;
+  }
+
+  // --- The user's side ---
+
+  /** Holds incoming data (and its credit) until `resume`. */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.deliver();
+  }
+
+  /**
+   * Sends `data`, framed at once as far as the window allows; the rest is kept (not copied) until
+   * the remote credits more. Returns false when the caller should wait for `drain`.
+   */
+  write(data: Buffer | string): boolean {
+    if (this.gone || this.finQueued) return false;
+    const buf = typeof data === "string" ? Buffer.from(data, "latin1") : data;
+    if (buf.byteLength > 0) {
+      if (this.queue.length > 0) this.queue.push(buf);
+      else {
+        const at = this.send(buf, 0);
+        if (at < buf.byteLength) {
+          this.queue.push(buf);
+          this.queueOffset = at;
+        }
+      }
+    }
+    if (this.queue.length === 0 && this.session.writable) return true;
+    this.needDrain = true;
+    if (this.queue.length === 0) this.session.waitWritable(this);
+    return false;
+  }
+
+  /** Sends `data` if given, then FIN (after everything queued). */
+  end(data?: Buffer | string): void {
+    if (this.gone || this.finQueued) return;
+    if (data !== undefined) this.write(data);
+    this.finQueued = true;
+    if (this.queue.length === 0) this.sendFin();
+  }
+
+  /** The handler's reader took buffered bytes (see `StreamHandler.buffered`). */
+  credit(): void {
+    if (this.unacked !== 0) this.maybeCredit();
+  }
+
+  /** Resets the stream (unless both sides already finished) and drops whatever is held. */
+  destroy(err?: Error): void {
+    if (this.gone) return;
+    if (!(this.localFin && this.remoteFin)) this.session.sendRst(this.id);
+    this.finish(err ?? new StreamResetError("stream destroyed"));
   }
 
   // --- Called by the session for frames that arrive on this stream ---
@@ -61,129 +183,125 @@ export class YamuxStream extends Duplex {
   }
 
   onData(chunk: Buffer): void {
-    if (this.remoteFin || this.destroyed) return; // late data after FIN or reset: discard
+    if (this.remoteFin || this.gone) return; // late data after FIN or reset: discard
     this.unacked += chunk.byteLength;
-    if (this.push(chunk)) this.maybeCredit();
+    if (this.paused || !this.attached || this.inboxBytes > 0) {
+      this.inbox.push(chunk);
+      this.inboxBytes += chunk.byteLength;
+      return;
+    }
+    this.handler.data(chunk);
+    this.maybeCredit();
   }
 
   /** Returns false if the remote granted more than 2^32-1 bytes at once (a protocol error). */
   onWindowUpdate(delta: number): boolean {
     this.sendWindow += delta;
     if (this.sendWindow > 0xffffffff) return false;
-    if (this.pendingChunk) this.flushPending();
+    if (this.queue.length > 0) this.flushQueue();
     return true;
   }
 
   onRemoteFin(): void {
-    if (this.remoteFin) return;
+    if (this.remoteFin || this.gone) return;
     this.remoteFin = true;
-    this.push(null);
-    this.maybeFinished();
+    if (this.inboxBytes > 0 || this.paused || !this.attached) this.endHeld = true;
+    else this.handler.end();
+    this.maybeDone();
   }
 
   onRemoteReset(): void {
-    this.wasReset = true;
-    this.destroy(new StreamResetError("stream reset by remote"));
+    this.finish(new StreamResetError("stream reset by remote"));
   }
 
   /** The session ended: fail the stream without sending anything. */
   onSessionClosed(err: Error): void {
-    this.wasReset = true;
-    this.destroy(err);
+    this.finish(err);
   }
 
-  // --- Duplex implementation ---
-
-  override _read(): void {
-    this.maybeCredit();
-  }
-
-  /**
-   * Every consumer (`data` events, pipe, async iteration, `read()`) takes bytes out through here,
-   * so this is where consumed bytes become credit. `_read` alone is not enough: Node calls it
-   * before it removes the bytes being read, and not again until we push.
-   */
-  // biome-ignore lint/suspicious/noExplicitAny: the base signature returns any
-  override read(size?: number): any {
-    const chunk = super.read(size);
-    if (chunk !== null && this.unacked !== 0) this.maybeCredit();
-    return chunk;
-  }
-
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    if (chunk.byteLength === 0) return cb();
-    this.pendingChunk = chunk;
-    this.pendingOffset = 0;
-    this.pendingCb = cb;
-    this.flushPending();
-  }
-
-  override _final(cb: (err?: Error | null) => void): void {
-    if (!this.wasReset) this.session.sendFin(this.id);
-    this.localFin = true;
-    cb();
-    this.maybeFinished();
-  }
-
-  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    if (!this.wasReset && !(this.localFin && this.remoteFin)) {
-      this.wasReset = true;
-      this.session.sendRst(this.id);
+  /** The session takes writes again (see `Session.waitWritable`). */
+  onWritable(): void {
+    if (this.needDrain && this.queue.length === 0 && !this.gone) {
+      this.needDrain = false;
+      this.handler.drain();
     }
-    const pending = this.pendingCb;
-    this.pendingChunk = null;
-    this.pendingCb = null;
-    this.session.forget(this);
-    if (pending) pending(err ?? new StreamResetError("stream destroyed"));
-    cb(err);
   }
 
-  /** Node sockets have these; http.ClientRequest calls them on the socket it is given. */
-  setNoDelay(): this {
-    return this;
-  }
-  setKeepAlive(): this {
-    return this;
-  }
-  setTimeout(_ms: number, _cb?: () => void): this {
-    return this;
-  }
-  ref(): this {
-    return this;
-  }
-  unref(): this {
-    return this;
+  /** The stream is done: hands back its window growth (once) for the session to return. */
+  takeGrowth(): number {
+    const n = this.grown;
+    this.grown = 0;
+    return n;
   }
 
-  private flushPending(): void {
-    const chunk = this.pendingChunk!;
+  // --- Internals ---
+
+  /** Hands held data (and a held FIN) to the handler while it is not paused. */
+  private deliver(): void {
+    while (this.inbox.length > 0 && !this.paused && !this.gone) {
+      const chunk = this.inbox.shift()!;
+      this.inboxBytes -= chunk.byteLength;
+      this.handler.data(chunk);
+    }
+    if (this.inbox.length > 0 || this.paused || this.gone) return;
+    if (this.endHeld) {
+      this.endHeld = false;
+      this.handler.end();
+      this.maybeDone();
+    } else this.maybeCredit();
+  }
+
+  /** Frames `buf[offset..]` as far as the window allows; returns where it stopped. */
+  private send(buf: Buffer, offset: number): number {
     const max = this.session.maxFrameData;
-    while (this.sendWindow > 0 && this.pendingOffset < chunk.byteLength) {
-      const n = Math.min(chunk.byteLength - this.pendingOffset, this.sendWindow, max);
-      this.session.sendData(this.id, chunk, this.pendingOffset, this.pendingOffset + n);
-      this.pendingOffset += n;
+    let at = offset;
+    while (this.sendWindow > 0 && at < buf.byteLength) {
+      const n = Math.min(buf.byteLength - at, this.sendWindow, max);
+      this.session.sendData(this.id, buf, at, at + n);
+      at += n;
       this.sendWindow -= n;
     }
-    if (this.pendingOffset < chunk.byteLength) return; // wait for a window update
-    const cb = this.pendingCb!;
-    this.pendingChunk = null;
-    this.pendingCb = null;
-    this.session.whenWritable(cb);
+    return at;
+  }
+
+  private flushQueue(): void {
+    while (this.queue.length > 0) {
+      const buf = this.queue[0]!;
+      const at = this.send(buf, this.queueOffset);
+      if (at < buf.byteLength) {
+        this.queueOffset = at;
+        return;
+      }
+      this.queue.shift();
+      this.queueOffset = 0;
+    }
+    if (this.finQueued && !this.localFin) this.sendFin();
+    if (this.needDrain) {
+      if (this.session.writable) this.onWritable();
+      else this.session.waitWritable(this);
+    }
+  }
+
+  private sendFin(): void {
+    this.localFin = true;
+    this.session.sendFin(this.id);
+    this.maybeDone();
   }
 
   private maybeCredit(): void {
-    if (this.wasReset || this.remoteFin) return;
-    // Credit only what the reader took, in batches of at least half a window: one update per
+    if (this.gone || this.remoteFin) return;
+    // Credit only what the handler took, in batches of at least half a window: one update per
     // frame would double the frame count.
-    const consumed = this.unacked - this.readableLength;
+    const held = this.inboxBytes + (this.handler.buffered?.() ?? 0);
+    const consumed = this.unacked - held;
     if (consumed < this.maxWindow / 2) return;
     let delta = consumed;
     const now = performance.now();
-    // The reader has taken everything and, at the rate it goes, would empty a whole window in less
+    // The handler has taken everything and, at the rate it goes, would empty a whole window in less
     // than GROW_BELOW_MS: a window that small, not either end, will hold the stream back as soon as
     // the round trip or a pause on either side is that long. Double it, while the budget lasts.
     if (
-      this.readableLength === 0 &&
+      held === 0 &&
       this.maxWindow < MAX_STREAM_WINDOW &&
       (now - this.creditedAt) * this.maxWindow < GROW_BELOW_MS * consumed
     ) {
@@ -198,20 +316,19 @@ export class YamuxStream extends Duplex {
     this.session.sendWindowUpdate(this.id, delta);
   }
 
-  /** The receive window granted to the remote now: the configured one, plus any growth. */
-  get receiveWindow(): number {
-    return this.maxWindow;
+  private maybeDone(): void {
+    // Both directions closed cleanly and the FIN was handed over: the stream is finished.
+    if (this.localFin && this.remoteFin && !this.endHeld) this.finish(undefined);
   }
 
-  /** The stream is done: hands back its window growth (once) for the session to return. */
-  takeGrowth(): number {
-    const n = this.grown;
-    this.grown = 0;
-    return n;
-  }
-
-  private maybeFinished(): void {
-    // Both directions closed cleanly: the stream no longer needs a slot in the session.
-    if (this.localFin && this.remoteFin) this.session.forget(this);
+  private finish(err: Error | undefined): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.inbox = [];
+    this.inboxBytes = 0;
+    this.queue = [];
+    this.session.forget(this);
+    const handler = this.handler;
+    process.nextTick(() => handler.close(err));
   }
 }

@@ -6,15 +6,15 @@ import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import type { Stream, StreamMuxer } from "@libp2p/interface";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Session } from "../../src/yamux/session.ts";
-import { StreamResetError, type YamuxStream } from "../../src/yamux/stream.ts";
+import { StreamResetError } from "../../src/yamux/stream.ts";
 import { join, libp2pEnd, ourEnd } from "./libp2p-pipe.ts";
+import type { TestSession } from "./pipe.ts";
 import { readAll, until } from "./pipe.ts";
 
 const MiB = 1024 * 1024;
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
-const open: Array<{ ours: Session; theirs: StreamMuxer }> = [];
+const open: Array<{ ours: TestSession; theirs: StreamMuxer }> = [];
 afterEach(async () => {
   for (const { ours, theirs } of open.splice(0)) {
     ours.close();
@@ -81,7 +81,7 @@ describe("our Session against @libp2p/yamux", () => {
 
   it("libp2p streams to our echo: 4 at once, 1.5 MiB each way on each", async () => {
     const { ours, theirs } = theirsOpening();
-    ours.on("stream", (s: YamuxStream) => s.pipe(s));
+    ours.on("stream", (s) => s.pipe(s));
     const payloads = Array.from({ length: 4 }, () => randomBytes(1.5 * MiB));
     const results = await Promise.all(
       payloads.map(async (p) => {

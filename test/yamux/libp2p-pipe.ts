@@ -10,6 +10,7 @@ import { yamux } from "@libp2p/yamux";
 import type { Uint8ArrayList } from "uint8arraylist";
 import type { YamuxConfig } from "../../src/yamux/config.ts";
 import { Session, type SessionRole } from "../../src/yamux/session.ts";
+import { duplexes, type TestSession } from "./pipe.ts";
 
 // @libp2p/yamux 8 calls Promise.withResolvers, which Node 20 lacks (Node 22 has it).
 if (typeof Promise.withResolvers !== "function") {
@@ -81,8 +82,14 @@ export interface Endpoint<T> {
   connect(peer: Deliver): void;
 }
 
-/** Our Session as one end of the pipe. */
-export function ourEnd(role: SessionRole, config: Partial<YamuxConfig> = {}): Endpoint<Session> {
+/** Our Session as one end of the pipe, its streams as Duplexes (see `duplexes`). */
+export function ourEnd(role: SessionRole, config: Partial<YamuxConfig> = {}): Endpoint<TestSession> {
+  const end = ourRawEnd(role, config);
+  return { ...end, muxer: duplexes(end.muxer) };
+}
+
+/** Our Session as one end of the pipe, its streams as they are (the handler API). */
+export function ourRawEnd(role: SessionRole, config: Partial<YamuxConfig> = {}): Endpoint<Session> {
   let peer: Deliver = () => {};
   const session = new Session(
     {

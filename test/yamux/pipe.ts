@@ -6,6 +6,7 @@
 import { once } from "node:events";
 import type { Duplex } from "node:stream";
 import type { YamuxConfig } from "../../src/yamux/config.ts";
+import { StreamDuplex } from "../../src/yamux/duplex.ts";
 import { HEADER_LENGTH } from "../../src/yamux/frame.ts";
 import { Session, type SessionClosedError, type SessionTransport } from "../../src/yamux/session.ts";
 import type { YamuxStream } from "../../src/yamux/stream.ts";
@@ -57,9 +58,35 @@ export class Wire implements SessionTransport {
   }
 }
 
+/**
+ * A Session whose streams are Duplexes (duplex.ts), the way pipes and Node's HTTP client use them:
+ * `openStream` and "stream" both give a StreamDuplex. The session underneath is the real one.
+ */
+export type TestSession = Omit<Session, "openStream" | "on"> & {
+  openStream(): StreamDuplex;
+  on(event: "stream", fn: (s: StreamDuplex) => void): TestSession;
+  on(event: "close", fn: (err?: SessionClosedError) => void): TestSession;
+  on(event: "goaway", fn: (code: number) => void): TestSession;
+};
+
+export function duplexes(session: Session): TestSession {
+  const open = session.openStream.bind(session);
+  const emit = session.emit.bind(session) as (event: string, ...args: unknown[]) => boolean;
+  Object.assign(session, {
+    openStream: () => new StreamDuplex(open()),
+    emit: (event: string, ...args: unknown[]) => {
+      if (event !== "stream") return emit(event, ...args);
+      // As a real owner would: with nobody listening the stream is reset by the session.
+      if (session.listenerCount("stream") === 0) return false;
+      return emit("stream", new StreamDuplex(args[0] as YamuxStream));
+    },
+  });
+  return session as unknown as TestSession;
+}
+
 export interface SessionPair {
-  opener: Session;
-  acceptor: Session;
+  opener: TestSession;
+  acceptor: TestSession;
   /** opener → acceptor */
   up: Wire;
   /** acceptor → opener */
@@ -70,6 +97,15 @@ export function sessionPair(
   openerConfig: Partial<YamuxConfig> = {},
   acceptorConfig: Partial<YamuxConfig> = {},
 ): SessionPair {
+  const { opener, acceptor, up, down } = rawSessionPair(openerConfig, acceptorConfig);
+  return { opener: duplexes(opener), acceptor: duplexes(acceptor), up, down };
+}
+
+/** Two Sessions as `sessionPair` joins them, their streams as they are (the handler API). */
+export function rawSessionPair(
+  openerConfig: Partial<YamuxConfig> = {},
+  acceptorConfig: Partial<YamuxConfig> = {},
+): { opener: Session; acceptor: Session; up: Wire; down: Wire } {
   const up = new Wire();
   const down = new Wire();
   const opener = new Session(up, "opener", { keepAliveIntervalMs: 0, ...openerConfig });
@@ -81,18 +117,18 @@ export function sessionPair(
 
 /** A Session whose remote is the test itself: it sees raw frames and writes raw bytes. */
 export interface RawRemote {
-  session: Session;
+  session: TestSession;
   wire: Wire;
   /** Inbound streams, each with an error listener as a real owner would have. */
-  streams: YamuxStream[];
+  streams: StreamDuplex[];
   closed: Promise<SessionClosedError | undefined>;
 }
 
 export function rawRemote(role: "opener" | "acceptor", config: Partial<YamuxConfig> = {}): RawRemote {
   const wire = new Wire();
   wire.record = true;
-  const session = new Session(wire, role, { keepAliveIntervalMs: 0, ...config });
-  const streams: YamuxStream[] = [];
+  const session = duplexes(new Session(wire, role, { keepAliveIntervalMs: 0, ...config }));
+  const streams: StreamDuplex[] = [];
   session.on("stream", (s) => {
     s.on("error", () => {});
     streams.push(s);
@@ -159,18 +195,18 @@ export function readAll(stream: Duplex): Promise<Buffer> {
 
 /** Opens a stream on `opener` and resolves with both of its ends once `acceptor` has it. */
 export async function openBoth(
-  opener: Session,
-  acceptor: Session,
-): Promise<{ s: YamuxStream; r: YamuxStream }> {
+  opener: TestSession,
+  acceptor: TestSession,
+): Promise<{ s: StreamDuplex; r: StreamDuplex }> {
   const accepted = nextStream(acceptor);
   const s = opener.openStream();
   return { s, r: await accepted };
 }
 
 /** Resolves with the next inbound stream of `session`. */
-export async function nextStream(session: Session): Promise<YamuxStream> {
-  const [s] = await once(session, "stream");
-  return s as YamuxStream;
+export async function nextStream(session: TestSession): Promise<StreamDuplex> {
+  const [s] = await once(session as unknown as Session, "stream");
+  return s as unknown as StreamDuplex;
 }
 
 /**

@@ -5,8 +5,8 @@
 import { once } from "node:events";
 import { describe, expect, it } from "vitest";
 import { Flag, FrameType, GoAwayCode } from "../../src/yamux/frame.ts";
-import type { Session, SessionClosedError } from "../../src/yamux/session.ts";
-import { frame, parseFrames, rawRemote, until, type Wire } from "./pipe.ts";
+import type { SessionClosedError } from "../../src/yamux/session.ts";
+import { frame, parseFrames, rawRemote, type TestSession, until, type Wire } from "./pipe.ts";
 
 const { Data, WindowUpdate, Ping, GoAway } = FrameType;
 const { SYN, ACK, FIN, RST } = Flag;
@@ -21,7 +21,7 @@ function sent(wire: Wire) {
 }
 
 async function expectProtocolError(
-  r: { session: Session; wire: Wire; closed: Promise<SessionClosedError | undefined> },
+  r: { session: TestSession; wire: Wire; closed: Promise<SessionClosedError | undefined> },
   ...chunks: Buffer[]
 ): Promise<SessionClosedError> {
   for (const c of chunks) r.session.receive(c);

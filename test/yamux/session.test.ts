@@ -6,9 +6,10 @@ import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { Readable, Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
+import type { StreamDuplex } from "../../src/yamux/duplex.ts";
 import { FrameType, GoAwayCode, INITIAL_WINDOW } from "../../src/yamux/frame.ts";
 import { SessionClosedError } from "../../src/yamux/session.ts";
-import { StreamResetError, type YamuxStream } from "../../src/yamux/stream.ts";
+import { StreamResetError } from "../../src/yamux/stream.ts";
 import {
   borrowWindow,
   MAX_STREAM_WINDOW,
@@ -150,12 +151,14 @@ describe("flow control", () => {
       writeDone = true;
     });
     const r = await accepted;
-    await until(() => s.sendWindow === 0 && r.readableLength === window, "window exhausted");
+    // Held in the Duplex's buffer and, past its high-water mark, in the stream's own.
+    const buffered = () => r.readableLength + r.stream.readableLength;
+    await until(() => s.stream.sendWindow === 0 && buffered() === window, "window exhausted");
     const wireBytes = up.bytes;
     await settle();
     // Nothing more moved: exactly one window of data is buffered and the write is still pending.
     expect(up.bytes).toBe(wireBytes);
-    expect(r.readableLength).toBe(window);
+    expect(buffered()).toBe(window);
     expect(writeDone).toBe(false);
 
     const all = readAll(r);
@@ -178,8 +181,8 @@ describe("flow control", () => {
     const deliver = up.deliver;
     up.deliver = (d) => {
       deliver(d);
-      maxBuffered = Math.max(maxBuffered, r.readableLength);
-      if (s.sendWindow === 0) senderBlocked++;
+      maxBuffered = Math.max(maxBuffered, r.readableLength + r.stream.readableLength);
+      if (s.stream.sendWindow === 0) senderBlocked++;
     };
     const got: Buffer[] = [];
     let total = 0;
@@ -216,7 +219,7 @@ describe("flow control", () => {
     const deliver = up.deliver;
     up.deliver = (d) => {
       deliver(d);
-      maxBuffered = Math.max(maxBuffered, r.readableLength);
+      maxBuffered = Math.max(maxBuffered, r.readableLength + r.stream.readableLength);
     };
     const got: Buffer[] = [];
     const sink = new Writable({
@@ -230,9 +233,9 @@ describe("flow control", () => {
     await once(sink, "finish");
     expect(Buffer.concat(got).equals(payload)).toBe(true);
     // The window may have grown while the sink kept up (window-budget.ts); never past what it is.
-    expect(window).toBeLessThanOrEqual(r.receiveWindow);
-    expect(maxBuffered).toBeLessThanOrEqual(r.receiveWindow);
-    expect(r.receiveWindow).toBeLessThanOrEqual(MAX_STREAM_WINDOW);
+    expect(window).toBeLessThanOrEqual(r.stream.receiveWindow);
+    expect(maxBuffered).toBeLessThanOrEqual(r.stream.receiveWindow);
+    expect(r.stream.receiveWindow).toBeLessThanOrEqual(MAX_STREAM_WINDOW);
   });
 
   it("returns every window's growth to the process budget when its stream closes", async () => {
@@ -273,15 +276,15 @@ describe("flow control", () => {
   it("a window larger than the initial one is granted with SYN and ACK", async () => {
     const { opener, acceptor } = sessionPair({ maxStreamWindow: 4 * MiB }, { maxStreamWindow: 2 * MiB });
     const { s, r } = await openBoth(opener, acceptor);
-    expect(r.sendWindow).toBe(4 * MiB);
-    await until(() => s.sendWindow === 2 * MiB, "ACK credit arrives");
+    expect(r.stream.sendWindow).toBe(4 * MiB);
+    await until(() => s.stream.sendWindow === 2 * MiB, "ACK credit arrives");
   });
 });
 
 describe("framing", () => {
   it("batches the frames of one turn into one message", async () => {
     const { opener, acceptor, up } = sessionPair();
-    const streams: YamuxStream[] = [];
+    const streams: StreamDuplex[] = [];
     acceptor.on("stream", (r) => streams.push(r));
     for (let i = 0; i < 50; i++) opener.openStream().write(Buffer.alloc(100, i));
     await until(() => streams.length === 50, "50 streams accepted");
@@ -390,11 +393,11 @@ describe("GoAway and refusals", () => {
   it("refuses inbound streams beyond maxInboundStreams, counting only inbound ones", async () => {
     const { opener, acceptor } = sessionPair({}, { maxInboundStreams: 2 });
     // The acceptor's own outbound streams do not count against its inbound limit.
-    const theirs: YamuxStream[] = [];
+    const theirs: StreamDuplex[] = [];
     opener.on("stream", (r) => theirs.push(r));
     const own = [acceptor.openStream(), acceptor.openStream(), acceptor.openStream()];
     await until(() => theirs.length === 3, "the acceptor's own streams are open");
-    const accepted: YamuxStream[] = [];
+    const accepted: StreamDuplex[] = [];
     acceptor.on("stream", (r) => accepted.push(r));
     const a = opener.openStream();
     const b = opener.openStream();
