@@ -109,13 +109,13 @@ export class Forwarder {
     started: number,
     release: () => void,
   ): void {
-    const [method = "", path = ""] = requestLine.split(" ");
+    const method = requestLine.slice(0, requestLine.indexOf(" "));
     new LocalExchange(this.pool, stream, method, body, (r) => {
       release();
       if (r.unreachable) this.unreachable(stream);
       this.onRequest?.({
         method,
-        path: path.split("?")[0]!,
+        path: pathOf(requestLine),
         status: r.unreachable ? HTTP_ERRORS.local_unreachable.status : r.status,
         bytesIn: r.bytesIn,
         bytesOut: r.bytesOut,
@@ -178,10 +178,9 @@ export class Forwarder {
         if (!stream.writableEnded) stream.destroy();
         else stream.resume();
       }
-      const [method = "", path = ""] = requestLine.split(" ");
       this.onRequest?.({
-        method,
-        path: path.split("?")[0]!,
+        method: requestLine.slice(0, requestLine.indexOf(" ")),
+        path: pathOf(requestLine),
         status,
         bytesIn,
         bytesOut,
@@ -189,6 +188,13 @@ export class Forwarder {
       });
     });
   }
+}
+
+/** The path of a request line's target, without its query. */
+function pathOf(requestLine: string): string {
+  const target = requestLine.slice(requestLine.indexOf(" ") + 1, requestLine.lastIndexOf(" "));
+  const q = target.indexOf("?");
+  return q === -1 ? target : target.slice(0, q);
 }
 
 /** Whether the request asks for a protocol switch (the relay keeps `Upgrade` only then). */

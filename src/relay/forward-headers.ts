@@ -107,9 +107,9 @@ export function forwardRequestHeaders(
 
 /**
  * Response headers to pass back: everything but hop-by-hop framing, which Node redoes, and the local
- * server's X-Request-Id (the relay's own is on every response).
+ * server's X-Request-Id (the relay's own is on every response: `requestId`, appended when given).
  */
-export function forwardResponseHeaders(rawHeaders: readonly string[]): string[] {
+export function forwardResponseHeaders(rawHeaders: readonly string[], requestId?: string): string[] {
   const listed = connectionTokens(rawHeaders);
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
@@ -117,5 +117,6 @@ export function forwardResponseHeaders(rawHeaders: readonly string[]): string[] 
     if (HOP_BY_HOP.has(lower) || listed.has(lower) || lower === "x-request-id") continue;
     out.push(rawHeaders[i]!, rawHeaders[i + 1]!);
   }
+  if (requestId !== undefined) out.push("X-Request-Id", requestId);
   return out;
 }

@@ -244,7 +244,8 @@ class ProxiedRequest implements StreamHandler {
   onHead(status: number, reason: string, headers: string[]): void {
     this.guard.stopClock();
     const res = this.res;
-    writeHead(res, status, forwardResponseHeaders(headers), reason);
+    // With the relay's X-Request-Id: the router sets none on a proxied response (server.ts).
+    writeHead(res, status, forwardResponseHeaders(headers, this.o.info.requestId), reason);
     // An ordinary answer's body is in the same read, and head and body leave in one write; a
     // streaming answer (SSE) must show its head now, before its first event.
     if (res instanceof Http2ServerResponse) return;

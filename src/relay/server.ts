@@ -224,7 +224,10 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
 
   const onRequest = (req: AnyRequest, res: PublicResponse, hop?: Hop) => {
     const ex = begin(req, hop?.ip);
-    res.setHeader("X-Request-Id", ex.id);
+    // Every response carries the relay's X-Request-Id. A proxied answer has it in its head
+    // (proxy.ts); every other response gets it here. (Set early, it would send Node's writeHead
+    // down its slow path, header by header, for every proxied answer.)
+    const stamp = () => res.setHeader("X-Request-Id", ex.id);
     if (draining && req.httpVersionMajor === 1) res.setHeader("Connection", "close");
     let gone = false;
     res.once("close", () => {
@@ -235,6 +238,7 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
     const reject = (code: HttpErrorCode, headers: Record<string, string> = {}) => {
       ex.error = code;
       metrics.error(code);
+      if (!res.headersSent) stamp();
       // An HTTP/1.1 body we will not read: close the connection rather than parse it as a request.
       if (req.httpVersionMajor === 1 && !(req as IncomingMessage).complete) headers.Connection = "close";
       sendError(res, code, headers);
@@ -247,14 +251,20 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
       if (host === null) return reject("bad_request");
       const route = routeHost(host, config.domain);
       if (route.kind === "invalid") return reject("invalid_subdomain");
-      if (route.kind === "relay")
-        return isHealthRequest(req, ex.path) ? sendHealth(res, health) : reject("not_found");
+      if (route.kind === "relay") {
+        if (!isHealthRequest(req, ex.path)) return reject("not_found");
+        stamp();
+        return sendHealth(res, health);
+      }
       address = route.address;
     }
     ex.agent = address;
-    if (hop && req.headers[CLUSTER_HEADERS.raw] !== undefined)
-      return serveRaw(req as Http2ServerRequest, res as Http2ServerResponse, ex, hop);
     const websocket = req.method === "CONNECT";
+    if (websocket) stamp();
+    if (hop && req.headers[CLUSTER_HEADERS.raw] !== undefined) {
+      stamp();
+      return serveRaw(req as Http2ServerRequest, res as Http2ServerResponse, ex, hop);
+    }
     if (websocket && req.headers[":protocol"] !== "websocket") return reject("bad_request");
     const o = {
       ex,
@@ -266,6 +276,7 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
     };
     if (cluster && !hop && !registry.get(address)?.isOpen) {
       // The tunnel lives on another node (or nowhere): one hop to its owner, never a redirect.
+      stamp();
       const client = { ip: ex.ip, proto: o.info.proto };
       if (websocket) {
         void cluster.openRaw(req, address, client).then((r) => {
