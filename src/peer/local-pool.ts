@@ -20,7 +20,7 @@ export interface ConnectionUser {
 export interface PoolOptions {
   host: string;
   port: number;
-  /** Idle connections kept at most. */
+  /** Idle connections kept at most (the forwarder passes its in-flight limit). */
   maxIdle?: number;
   /** How long an idle connection is kept, at most. */
   idleMs?: number;

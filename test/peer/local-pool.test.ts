@@ -256,6 +256,27 @@ describe("keep-alive connections to the local server", () => {
     expect(local.sockets.length).toBe(opened);
   });
 
+  it("keeps as many idle connections as requests may be in flight: a second burst opens none", async () => {
+    // Each burst's requests are held until all of them have arrived, so all are in flight at once.
+    const burst = 400;
+    let held: Array<() => void> = [];
+    const local = await countingServer((_req, res) => {
+      held.push(() => res.end("ok"));
+      if (held.length === burst) {
+        for (const answer of held) answer();
+        held = [];
+      }
+    });
+    const relay = await startRelay();
+    const peer = await startPeer(relay, local.url);
+    const round = () =>
+      Promise.all(Array.from({ length: burst }, () => fetchVia(relay.port(), peer.host, "/")));
+    for (const a of await round()) expect(a.status).toBe(200);
+    expect(local.sockets.length).toBe(burst);
+    for (const a of await round()) expect(a.status).toBe(200);
+    expect(local.sockets.length).toBe(burst); // before, only 256 were kept and the rest reopened
+  });
+
   it("closes its idle connections when the forwarder closes", async () => {
     const local = await countingServer((_req, res) => res.end("ok"));
     const relay = await startRelay();
