@@ -258,6 +258,9 @@ const EMPTY = Buffer.alloc(0);
 /** Takes whatever else the relay sends for a request already answered; `onClose` once it is gone. */
 function discard(stream: YamuxStream, onClose?: () => void): void {
   stream.attach({ data() {}, end() {}, drain() {}, close: () => onClose?.() });
+  // Whoever had the stream may have paused it (a local socket that would not take the body): held
+  // data would keep the relay's FIN, and so the stream and its slot, forever.
+  stream.resume();
 }
 
 /** Answers our own reachability probe without touching the local server. */

@@ -71,6 +71,8 @@ export class YamuxStream {
   private localFin = false;
   private remoteFin = false;
   private gone = false;
+  /** Why the stream ended (undefined: both sides finished cleanly). */
+  private closeReason: Error | undefined;
 
   constructor(session: Session, id: number, maxWindow: number) {
     this.session = session;
@@ -78,10 +80,18 @@ export class YamuxStream {
     this.maxWindow = maxWindow;
   }
 
-  /** Sets the one handler; anything that arrived before is delivered now (unless paused). */
+  /**
+   * Sets the one handler; anything that arrived before is delivered now (unless paused). A handler
+   * attached to a stream that is already gone is told so (`close`) all the same.
+   */
   attach(handler: StreamHandler): void {
     this.handler = handler;
     this.attached = true;
+    if (this.gone) {
+      const err = this.closeReason;
+      process.nextTick(() => handler.close(err));
+      return;
+    }
     if (!this.paused) this.deliver();
   }
 
@@ -324,6 +334,7 @@ export class YamuxStream {
   private finish(err: Error | undefined): void {
     if (this.gone) return;
     this.gone = true;
+    this.closeReason = err;
     this.inbox = [];
     this.inboxBytes = 0;
     this.queue = [];

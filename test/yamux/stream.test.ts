@@ -176,4 +176,22 @@ describe("stream handler API", () => {
     expect(b.closes[0]).toBeInstanceOf(SessionClosedError);
     expect(acceptor.streamCount).toBe(0);
   });
+
+  it("a handler attached after the stream is gone is told so, with the reason", async () => {
+    const { opener, acceptor } = rawSessionPair();
+    const accepted = accept(acceptor);
+    const s = opener.openStream();
+    s.attach(new Recorder());
+    s.write("x");
+    const r = await accepted;
+    r.attach(new Recorder());
+    s.destroy();
+    await until(() => r.destroyed, "the reset arrives");
+    const late = new Recorder();
+    r.attach(late);
+    expect(late.closes).toEqual([]); // not from inside attach
+    await settle();
+    expect(late.closes.length).toBe(1);
+    expect(late.closes[0]).toBeInstanceOf(StreamResetError);
+  });
 });
