@@ -1,6 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=64
 // Entry point for the `agent-relay` command. The TypeScript sources are compiled to dist/ by
-// `npm install` (the `prepare` script) and by `npm test`.
+// `npm install` (the `prepare` script) and by `npm test`. The shebang's V8 flags are the ones in
+// src/cli/node-flags.ts (a test keeps them equal).
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { NODE_FLAGS } from "../../src/cli/node-flags.ts";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const BIN = join(ROOT, "bin", "agent-relay.js");
@@ -125,7 +126,8 @@ export function tempDir(prefix: string): { path: string; remove(): void } {
 }
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn(process.execPath, [BIN, ...args], {
+  // With the V8 flags the command's shebang gives it, as users run it.
+  return spawn(process.execPath, [...NODE_FLAGS, BIN, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -4,6 +4,7 @@
  */
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { NODE_FLAGS } from "../cli/node-flags.ts";
 
 export const SERVICE_LABEL = "ai.agentrelay.peer";
 export const SYSTEMD_UNIT = "agent-relay.service";
@@ -30,7 +31,9 @@ function xml(s: string): string {
 }
 
 export function launchdPlist(spec: ServiceSpec): string {
-  const args = [spec.node, spec.script, "up"].map((a) => `    <string>${xml(a)}</string>`).join("\n");
+  const args = [spec.node, ...NODE_FLAGS, spec.script, "up"]
+    .map((a) => `    <string>${xml(a)}</string>`)
+    .join("\n");
   return `<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
 <plist version="1.0">
@@ -73,7 +76,7 @@ Wants=network-online.target
 [Service]
 Type=simple
 Environment=${sdQuote(`AGENT_RELAY_HOME=${spec.home}`)}
-ExecStart=${sdQuote(spec.node)} ${sdQuote(spec.script)} up
+ExecStart=${[spec.node, ...NODE_FLAGS, spec.script].map(sdQuote).join(" ")} up
 Restart=always
 RestartSec=2
 

@@ -1,6 +1,7 @@
 import { chmodSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { NODE_FLAGS } from "../../src/cli/node-flags.ts";
 import { curl, killAll, run, start, tempHome } from "../helpers/cli.ts";
 import { cleanup, startLocalServer } from "../helpers/harness.ts";
 
@@ -31,6 +32,18 @@ async function echoServer() {
 }
 
 describe("the command line, as a user runs it", () => {
+  it("runs with the V8 flags of src/cli/node-flags.ts, from the shebang", async () => {
+    const bin = join(import.meta.dirname, "..", "..", "bin", "agent-relay.js");
+    expect(readFileSync(bin, "utf8").split("\n")[0]).toBe(`#!/usr/bin/env -S node ${NODE_FLAGS.join(" ")}`);
+    const home = tempHome();
+    const relay = start(home, ["relay", "--listen", "127.0.0.1:0", "--domain", "localhost"], {
+      executable: true,
+    });
+    await relay.waitFor(/relay listening on/);
+    const argv = readFileSync(`/proc/${relay.child.pid}/cmdline`, "latin1").split("\0");
+    for (const flag of NODE_FLAGS) expect(argv).toContain(flag);
+  });
+
   it("relay, agent create, up, curl: the request reaches the local server and comes back", async () => {
     const home = tempHome();
     const { port } = await startRelayCli(home);
@@ -173,7 +186,9 @@ describe("the command line, as a user runs it", () => {
     const home = tempHome();
     const linux = await run(home, ["service", "install", "--platform", "linux", "--print"]);
     expect(linux.stdout).toContain(`Environment="AGENT_RELAY_HOME=${home}"`);
-    expect(linux.stdout).toMatch(/^ExecStart=".*node" ".*bin\/agent-relay\.js" up$/m);
+    expect(linux.stdout).toMatch(
+      /^ExecStart=".*node" "--initial-old-space-size=64" ".*bin\/agent-relay\.js" up$/m,
+    );
     expect(linux.stdout).toContain("Restart=always");
     const mac = await run(home, ["service", "install", "--platform", "darwin", "--print"]);
     expect(mac.stdout).toContain("<key>Label</key>\n  <string>ai.agentrelay.peer</string>");

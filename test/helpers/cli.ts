@@ -64,9 +64,13 @@ export interface Running {
   exited: Promise<number | null>;
 }
 
-/** Starts a long-running command (relay, up). */
-export function start(home: string, args: string[]): Running {
-  const child = spawn(process.execPath, [BIN, ...args], {
+/**
+ * Starts a long-running command (relay, up); `executable` runs bin/agent-relay.js itself, through
+ * its shebang, instead of `node bin/agent-relay.js`.
+ */
+export function start(home: string, args: string[], o: { executable?: boolean } = {}): Running {
+  const [command, argv] = o.executable ? [BIN, args] : [process.execPath, [BIN, ...args]];
+  const child = spawn(command, argv, {
     env: { ...process.env, AGENT_RELAY_HOME: home },
     stdio: ["ignore", "pipe", "pipe"],
   });
