@@ -47,6 +47,20 @@ async function accept(session: Session): Promise<YamuxStream> {
 
 const window = INITIAL_WINDOW;
 
+/** A stream opened on one side and accepted on the other, a Recorder on each, one byte sent. */
+async function connected() {
+  const pair = rawSessionPair();
+  const accepted = accept(pair.acceptor);
+  const s = pair.opener.openStream();
+  const a = new Recorder();
+  s.attach(a);
+  s.write("x");
+  const r = await accepted;
+  const b = new Recorder();
+  r.attach(b);
+  return { ...pair, s, a, r, b };
+}
+
 describe("stream handler API", () => {
   it("holds data that arrives before a handler is attached and delivers it in order on attach", async () => {
     const { opener, acceptor } = rawSessionPair();
@@ -143,15 +157,7 @@ describe("stream handler API", () => {
   });
 
   it("a reset reaches the other end's handler as StreamResetError, and its own with one too", async () => {
-    const { opener, acceptor } = rawSessionPair();
-    const accepted = accept(acceptor);
-    const s = opener.openStream();
-    const a = new Recorder();
-    s.attach(a);
-    s.write("x");
-    const r = await accepted;
-    const b = new Recorder();
-    r.attach(b);
+    const { s, a, r, b } = await connected();
     s.destroy();
     s.destroy(); // a second destroy sends nothing and closes nothing
     await until(() => b.closes.length === 1 && a.closes.length === 1, "both closed");
@@ -162,15 +168,7 @@ describe("stream handler API", () => {
   });
 
   it("a session that ends fails every open stream's handler with its error", async () => {
-    const { opener, acceptor } = rawSessionPair();
-    const accepted = accept(acceptor);
-    const s = opener.openStream();
-    const a = new Recorder();
-    s.attach(a);
-    s.write("x");
-    const r = await accepted;
-    const b = new Recorder();
-    r.attach(b);
+    const { acceptor, b } = await connected();
     acceptor.transportClosed();
     await until(() => b.closes.length === 1, "closed");
     expect(b.closes[0]).toBeInstanceOf(SessionClosedError);
@@ -178,13 +176,7 @@ describe("stream handler API", () => {
   });
 
   it("a handler attached after the stream is gone is told so, with the reason", async () => {
-    const { opener, acceptor } = rawSessionPair();
-    const accepted = accept(acceptor);
-    const s = opener.openStream();
-    s.attach(new Recorder());
-    s.write("x");
-    const r = await accepted;
-    r.attach(new Recorder());
+    const { s, r } = await connected();
     s.destroy();
     await until(() => r.destroyed, "the reset arrives");
     const late = new Recorder();
