@@ -92,7 +92,7 @@ export class Forwarder {
     if (this.isProbe(head)) return answerProbe(stream, this.probeToken!, release);
     if (isUpgrade(head))
       return this.connectLocal(stream, this.rewrite.apply(head), rest, head.requestLine, started, release);
-    const body = requestBody([...head.fields("content-length"), ...head.fields("transfer-encoding")]);
+    const body = requestBody(head.fields("content-length", "transfer-encoding"));
     this.exchange(stream, head.requestLine, body, this.rewritePooled.apply(head), rest, started, release);
   }
 
@@ -112,7 +112,7 @@ export class Forwarder {
     started: number,
     release: () => void,
   ): void {
-    const method = requestLine.slice(0, requestLine.indexOf(" "));
+    const method = methodOf(requestLine);
     new LocalExchange(this.pool, stream, method, body, (r) => {
       release();
       if (r.unreachable) this.unreachable(stream);
@@ -182,7 +182,7 @@ export class Forwarder {
         else stream.resume();
       }
       this.onRequest?.({
-        method: requestLine.slice(0, requestLine.indexOf(" ")),
+        method: methodOf(requestLine),
         path: pathOf(requestLine),
         status,
         bytesIn,
@@ -191,6 +191,11 @@ export class Forwarder {
       });
     });
   }
+}
+
+/** The method of a request line (which parseHead checked: method SP target SP version). */
+function methodOf(requestLine: string): string {
+  return requestLine.slice(0, requestLine.indexOf(" "));
 }
 
 /** The path of a request line's target, without its query. */

@@ -7,7 +7,7 @@
  * copies the kept lines as they came. Strings are made only for what is asked for by name.
  */
 
-import { HEAD_END, TOKEN } from "../protocol/http1-framing.ts";
+import { HEAD_END, nameIs, TCHAR, TOKEN } from "../protocol/http1-framing.ts";
 
 export class HeadError extends Error {
   override name = "HeadError";
@@ -24,14 +24,6 @@ const CONTROL = /[\r\n\0]/;
 const CR = 0x0d;
 const LF = 0x0a;
 const COLON = 0x3a;
-
-/** Bytes allowed in a field name (RFC 9110 5.6.2 tchar). */
-const TCHAR = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-  TCHAR[c.charCodeAt(0)] = 1;
-/** ASCII lowercase of a byte; every other byte unchanged. */
-const LOWER = new Uint8Array(256);
-for (let c = 0; c < 256; c++) LOWER[c] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
 
 /** Fields per header in `RequestHead.offsets`. */
 const F = 5;
@@ -73,11 +65,7 @@ export class RequestHead {
 
   /** Whether header `i` (counting from 0) is named `lower` (ASCII lowercase bytes), in any case. */
   nameIs(i: number, lower: Uint8Array): boolean {
-    const start = this.offsets[i * F]!;
-    if (this.offsets[i * F + 1]! - start !== lower.byteLength) return false;
-    const b = this.buf;
-    for (let k = 0; k < lower.byteLength; k++) if (LOWER[b[start + k]!] !== lower[k]) return false;
-    return true;
+    return nameIs(this.buf, this.offsets[i * F]!, this.offsets[i * F + 1]!, lower);
   }
 
   get count(): number {
@@ -89,11 +77,16 @@ export class RequestHead {
     return this.buf.toString("latin1", this.offsets[i * F + 2]!, this.offsets[i * F + 3]!);
   }
 
-  /** Every header named `name` (any case), as a raw list in order. */
-  fields(name: string): string[] {
-    const lower = nameBytes(name);
+  /** Every header with one of `names` (any case), as a raw list in the order they came. */
+  fields(...names: string[]): string[] {
+    const lower = names.map(nameBytes);
     const out: string[] = [];
-    for (let i = 0; i < this.count; i++) if (this.nameIs(i, lower)) out.push(name, this.value(i));
+    for (let i = 0; i < this.count; i++)
+      for (let n = 0; n < lower.length; n++)
+        if (this.nameIs(i, lower[n]!)) {
+          out.push(names[n]!, this.value(i));
+          break;
+        }
     return out;
   }
 

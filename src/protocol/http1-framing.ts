@@ -195,16 +195,17 @@ export interface ResponseHead {
 const DIGITS = /^\d{1,15}$/;
 const CRLF = Buffer.from("\r\n");
 const HTTP1 = Buffer.from("HTTP/1.");
-/** ASCII lowercase of a byte; every other byte unchanged. */
-const LOWER = new Uint8Array(256);
-for (let c = 0; c < 256; c++) LOWER[c] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
 const CONTENT_LENGTH = Buffer.from("content-length");
 const TRANSFER_ENCODING = Buffer.from("transfer-encoding");
 const CONNECTION = Buffer.from("connection");
 const KEEP_ALIVE = Buffer.from("keep-alive");
 
-/** Whether `b[start, end)` is `lower` in any ASCII case. */
-function nameIs(b: Buffer, start: number, end: number, lower: Buffer): boolean {
+/** ASCII lowercase of a byte; every other byte unchanged. */
+const LOWER = new Uint8Array(256);
+for (let c = 0; c < 256; c++) LOWER[c] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+
+/** Whether `b[start, end)` is `lower` (ASCII lowercase bytes) in any ASCII case. */
+export function nameIs(b: Uint8Array, start: number, end: number, lower: Uint8Array): boolean {
   if (end - start !== lower.byteLength) return false;
   for (let k = 0; k < lower.byteLength; k++) if (LOWER[b[start + k]!] !== lower[k]) return false;
   return true;
@@ -371,6 +372,11 @@ export const HEAD_END = Buffer.from("\r\n\r\n");
 
 /** A field name (RFC 9110 5.1). */
 export const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** The same set as TOKEN, per byte: 1 for a byte a field name may contain (tchar). */
+export const TCHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+  TCHAR[c.charCodeAt(0)] = 1;
 
 /**
  * Collects a head that may arrive in pieces and finds its end, looking at each byte once (a head

@@ -48,7 +48,6 @@ export class YamuxStream {
   /** Bytes the remote may still send us. */
   recvWindow = INITIAL_WINDOW;
   private handler: StreamHandler = NO_HANDLER;
-  private attached = false;
   /** Received bytes not yet credited back to the remote (some may still be in `inbox`). */
   private unacked = 0;
   private readonly session: Session;
@@ -86,7 +85,6 @@ export class YamuxStream {
    */
   attach(handler: StreamHandler): void {
     this.handler = handler;
-    this.attached = true;
     if (this.gone) {
       const err = this.closeReason;
       process.nextTick(() => handler.close(err));
@@ -195,7 +193,7 @@ export class YamuxStream {
   onData(chunk: Buffer): void {
     if (this.remoteFin || this.gone) return; // late data after FIN or reset: discard
     this.unacked += chunk.byteLength;
-    if (this.paused || !this.attached || this.inboxBytes > 0) {
+    if (this.paused || this.handler === NO_HANDLER || this.inboxBytes > 0) {
       this.inbox.push(chunk);
       this.inboxBytes += chunk.byteLength;
       return;
@@ -215,7 +213,7 @@ export class YamuxStream {
   onRemoteFin(): void {
     if (this.remoteFin || this.gone) return;
     this.remoteFin = true;
-    if (this.inboxBytes > 0 || this.paused || !this.attached) this.endHeld = true;
+    if (this.inboxBytes > 0 || this.paused || this.handler === NO_HANDLER) this.endHeld = true;
     else this.handler.end();
     this.maybeDone();
   }
