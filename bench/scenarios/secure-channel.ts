@@ -24,15 +24,15 @@ export const secureChannel: Scenario<SecureChannelParams> = {
   params: {
     quick: {
       smallRequests: { connections: [16, 128], durationS: 2, warmupS: 0.5 },
-      throughput: { singleBytes: 64 * MiB, parallel: 8, parallelBytes: 0 },
+      throughput: { singleBytes: 64 * MiB, parallel: 8, parallelBytes: 0, warmupBytes: 64 * MiB },
     },
     full: {
       smallRequests: { connections: [1, 16, 128, 1024], durationS: 10, warmupS: 2 },
-      throughput: { singleBytes: 256 * MiB, parallel: 8, parallelBytes: 256 * MiB },
+      throughput: { singleBytes: 256 * MiB, parallel: 8, parallelBytes: 256 * MiB, warmupBytes: 64 * MiB },
     },
     smoke: {
       smallRequests: { connections: [4], durationS: 0.3, warmupS: 0 },
-      throughput: { singleBytes: 1 * MiB, parallel: 2, parallelBytes: 0 },
+      throughput: { singleBytes: 1 * MiB, parallel: 2, parallelBytes: 0, warmupBytes: 0 },
     },
   },
   async run(ctx, p) {

@@ -16,6 +16,11 @@ export interface ThroughputParams {
   parallel: number;
   /** Bytes of each of the parallel requests; 0 leaves the parallel cases out. */
   parallelBytes: number;
+  /**
+   * Bytes of one download and one upload each way before the first measurement, not counted: a
+   * 64 MiB transfer lasts about 0.1 s, so without it the first repetition times the JIT compiler.
+   */
+  warmupBytes: number;
 }
 
 const MiB = 1024 * 1024;
@@ -26,9 +31,9 @@ export const throughput: Scenario<ThroughputParams> = {
   id: "throughput",
   title: "Throughput (bulk download and upload)",
   params: {
-    quick: { singleBytes: 64 * MiB, parallel: 8, parallelBytes: 16 * MiB },
-    full: { singleBytes: 256 * MiB, parallel: 8, parallelBytes: 256 * MiB },
-    smoke: { singleBytes: 1 * MiB, parallel: 2, parallelBytes: 256 * 1024 },
+    quick: { singleBytes: 64 * MiB, parallel: 8, parallelBytes: 16 * MiB, warmupBytes: 64 * MiB },
+    full: { singleBytes: 256 * MiB, parallel: 8, parallelBytes: 256 * MiB, warmupBytes: 64 * MiB },
+    smoke: { singleBytes: 1 * MiB, parallel: 2, parallelBytes: 256 * 1024, warmupBytes: 0 },
   },
   run: (ctx, p) => withEnv(ctx, {}, (env) => runThroughput(ctx, p, env)),
 };
@@ -47,6 +52,17 @@ export async function runThroughput(
     { direction: "upload", parallel: p.parallel, bytes: p.parallelBytes },
   ];
   const cases = all.filter((k) => k.bytes > 0);
+  if (p.warmupBytes > 0) {
+    ctx.step("warmup");
+    for (const direction of ["download", "upload"] as const)
+      for (const target of [env.direct, env.tunnel])
+        await env.load.call<TransferResult>("transfer", {
+          direction,
+          bytes: p.warmupBytes,
+          parallel: 1,
+          ...target,
+        } satisfies TransferJob);
+  }
   for (let rep = 0; rep < ctx.reps; rep++) {
     let failedTunnel = 0;
     let failedDirect = 0;
