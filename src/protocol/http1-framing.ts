@@ -193,12 +193,6 @@ export interface ResponseHead {
 }
 
 const DIGITS = /^\d{1,15}$/;
-const CRLF = Buffer.from("\r\n");
-const HTTP1 = Buffer.from("HTTP/1.");
-const CONTENT_LENGTH = Buffer.from("content-length");
-const TRANSFER_ENCODING = Buffer.from("transfer-encoding");
-const CONNECTION = Buffer.from("connection");
-const KEEP_ALIVE = Buffer.from("keep-alive");
 
 /** ASCII lowercase of a byte; every other byte unchanged. */
 const LOWER = new Uint8Array(256);
@@ -211,47 +205,56 @@ export function nameIs(b: Uint8Array, start: number, end: number, lower: Uint8Ar
   return true;
 }
 
+/** The same on latin1 text: whether `t[start, end)` is `lower` in any ASCII case. */
+function textNameIs(t: string, start: number, end: number, lower: string): boolean {
+  if (end - start !== lower.length) return false;
+  for (let k = 0; k < lower.length; k++)
+    if (LOWER[t.charCodeAt(start + k)]! !== lower.charCodeAt(k)) return false;
+  return true;
+}
+
 /** A decimal digit's value, or -1. */
-function digit(c: number | undefined): number {
-  return c !== undefined && c >= 0x30 && c <= 0x39 ? c - 0x30 : -1;
+function digit(c: number): number {
+  return c >= 0x30 && c <= 0x39 ? c - 0x30 : -1;
 }
 
 /**
  * Parses a complete response head (status line to the final CRLF CRLF, without the final CRLF CRLF,
  * as bytes or latin1 text) for a request with `method`. `keep` also returns the header list and
- * keeps the trailers of a chunked body. Lines are split on CRLF only; a string is made only for the
- * four fields that decide the framing, unless `keep` asks for all of them.
+ * keeps the trailers of a chunked body. Lines are split on CRLF only. The head is read as one latin1
+ * string: one native call, where a call per line and per field cost ten times as much (`toString`
+ * and `indexOf` on a Buffer each cross into C++).
  */
 export function parseResponseHead(input: string | Buffer, method: string, keep = false): ResponseHead {
-  const b = typeof input === "string" ? Buffer.from(input, "latin1") : input;
-  const n = b.byteLength;
-  let lineEnd = b.indexOf(CRLF);
+  const t = typeof input === "string" ? input : input.toString("latin1");
+  const n = t.length;
+  let lineEnd = t.indexOf("\r\n");
   if (lineEnd === -1) lineEnd = n;
   // HTTP/1.<0|1> SP <[1-9]dd> [SP reason], the reason without CR or LF.
-  const minor = digit(b[7]);
-  const s0 = digit(b[9]);
-  const s1 = digit(b[10]);
-  const s2 = digit(b[11]);
+  const minor = digit(t.charCodeAt(7));
+  const s0 = digit(t.charCodeAt(9));
+  const s1 = digit(t.charCodeAt(10));
+  const s2 = digit(t.charCodeAt(11));
   if (
     lineEnd < 12 ||
-    b.compare(HTTP1, 0, 7, 0, 7) !== 0 ||
+    !t.startsWith("HTTP/1.") ||
     minor < 0 ||
     minor > 1 ||
-    b[8] !== 0x20 ||
+    t.charCodeAt(8) !== 0x20 ||
     s0 < 1 ||
     s1 < 0 ||
     s2 < 0 ||
-    (lineEnd > 12 && b[12] !== 0x20)
+    (lineEnd > 12 && t.charCodeAt(12) !== 0x20)
   )
     throw new FramingError("malformed status line");
   const status = s0 * 100 + s1 * 10 + s2;
   let reason = "";
   if (lineEnd > 13) {
-    const cr = b.indexOf(0x0d, 13);
-    const lf = b.indexOf(0x0a, 13);
+    const cr = t.indexOf("\r", 13);
+    const lf = t.indexOf("\n", 13);
     if ((cr !== -1 && cr < lineEnd) || (lf !== -1 && lf < lineEnd))
       throw new FramingError("malformed status line");
-    if (keep) reason = b.toString("latin1", 13, lineEnd);
+    if (keep) reason = t.slice(13, lineEnd);
   }
   let length: string | undefined;
   let chunked: boolean | undefined;
@@ -260,9 +263,9 @@ export function parseResponseHead(input: string | Buffer, method: string, keep =
   const headers: string[] | undefined = keep ? [] : undefined;
   let pos = lineEnd + 2;
   while (pos <= n) {
-    let end = b.indexOf(CRLF, pos);
+    let end = t.indexOf("\r\n", pos);
     if (end === -1) end = n;
-    const colon = b.indexOf(0x3a, pos);
+    const colon = t.indexOf(":", pos);
     if (colon <= pos || colon >= end) throw new FramingError("malformed header line");
     const start = pos;
     pos = end + 2;
@@ -270,26 +273,26 @@ export function parseResponseHead(input: string | Buffer, method: string, keep =
     // Only four names matter here (10 to 17 characters); every other header passes unread.
     const wanted = field === 10 || field === 14 || field === 17;
     if (!keep && !wanted) continue;
-    const value = b.toString("latin1", colon + 1, end).trim();
-    headers?.push(b.toString("latin1", start, colon), value);
+    const value = t.slice(colon + 1, end).trim();
+    headers?.push(t.slice(start, colon), value);
     if (!wanted) continue;
-    if (nameIs(b, start, colon, CONTENT_LENGTH)) {
+    if (textNameIs(t, start, colon, "content-length")) {
       if (!DIGITS.test(value) || (length !== undefined && length !== value))
         throw new FramingError("bad Content-Length");
       length = value;
-    } else if (nameIs(b, start, colon, TRANSFER_ENCODING)) {
+    } else if (textNameIs(t, start, colon, "transfer-encoding")) {
       // The final coding decides (RFC 9112 6.3 rule 4); anything but chunked is read to the close.
       const last = value.split(",").pop()!.trim().toLowerCase();
       chunked = last === "chunked";
-    } else if (nameIs(b, start, colon, CONNECTION)) {
+    } else if (textNameIs(t, start, colon, "connection")) {
       for (const token of value.toLowerCase().split(",")) {
-        const t = token.trim();
-        if (t === "close") close = true;
-        else if (t === "keep-alive" && minor === 0) close = false;
+        const tk = token.trim();
+        if (tk === "close") close = true;
+        else if (tk === "keep-alive" && minor === 0) close = false;
       }
-    } else if (nameIs(b, start, colon, KEEP_ALIVE)) {
-      const t = /(?:^|[\s,])timeout=(\d{1,6})/i.exec(value);
-      if (t) keepAliveTimeout = Number(t[1]);
+    } else if (textNameIs(t, start, colon, "keep-alive")) {
+      const m = /(?:^|[\s,])timeout=(\d{1,6})/i.exec(value);
+      if (m) keepAliveTimeout = Number(m[1]);
     }
   }
   let body: BodyScanner | null;

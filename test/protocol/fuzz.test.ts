@@ -471,7 +471,7 @@ describe("request head", () => {
 
 /**
  * The response head as the first version of the parser read it, line by line as strings: the
- * reference the byte-level `parseResponseHead` must agree with on every input, since the relay and
+ * reference the scanning `parseResponseHead` must agree with on every input, since the relay and
  * the peer must never disagree on where an answer ends.
  */
 function referenceResponseHead(text: string, method: string, keep: boolean) {
