@@ -23,13 +23,15 @@ type Kind = "node:http" | "net";
 const KINDS: Kind[] = ["node:http", "net"];
 
 const BODY = Buffer.alloc(1024, "a");
-const HEAD = "content-type: application/octet-stream\r\ncontent-length: 1024";
-const ANSWER = Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\n${HEAD}\r\n\r\n`, "latin1"), BODY]);
+const FIELDS = ["content-type", "application/octet-stream", "content-length", String(BODY.byteLength)];
+let head = "HTTP/1.1 200 OK\r\n";
+for (let i = 0; i < FIELDS.length; i += 2) head += `${FIELDS[i]}: ${FIELDS[i + 1]}\r\n`;
+const ANSWER = Buffer.concat([Buffer.from(`${head}\r\n`, "latin1"), BODY]);
 
 function serve(kind: Kind): Server {
   if (kind === "node:http")
     return createHttpServer({ keepAlive: true, noDelay: true }, (_req, res) => {
-      res.writeHead(200, ["content-type", "application/octet-stream", "content-length", "1024"]);
+      res.writeHead(200, FIELDS);
       res.end(BODY);
     });
   return createNetServer({ noDelay: true }, (socket) => {

@@ -3,6 +3,7 @@
  * local server for a while. Success count, time to finish, and the relay's and peer's RSS.
  */
 import { request } from "node:http";
+import { setTimeout as sleep } from "node:timers/promises";
 import { startTunnelEnv } from "../lib/env.ts";
 import { describeFailures, FigureSet } from "../lib/figures.ts";
 import { rssBytes, sampleRss } from "../lib/proc-stats.ts";
@@ -65,7 +66,7 @@ export const manyStreams: Scenario<ManyStreamsParams> = {
       figs.add("peer RSS just after start", "MiB", "lower", rssBytes(env.peer.pid) / MiB);
       if (p.idleWaitS > 0) {
         ctx.step(`${p.idleWaitS} s idle`);
-        await new Promise((r) => setTimeout(r, p.idleWaitS * 1000));
+        await sleep(p.idleWaitS * 1000);
       }
       figs.add("idle relay RSS", "MiB", "lower", rssBytes(env.relay.pid) / MiB);
       figs.add("idle peer RSS", "MiB", "lower", rssBytes(env.peer.pid) / MiB);

@@ -3,6 +3,7 @@
  * one relay. Connect + auth rate, relay RSS per idle tunnel, then requests to a random agent.
  */
 
+import { setTimeout as sleep } from "node:timers/promises";
 import { stopEach } from "../lib/env.ts";
 import { FigureSet } from "../lib/figures.ts";
 import { rssBytes } from "../lib/proc-stats.ts";
@@ -22,7 +23,6 @@ export interface ManyTunnelsParams {
 }
 
 const KiB = 1024;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface OpenResult {
   hosts: string[];
