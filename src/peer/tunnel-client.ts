@@ -4,6 +4,7 @@
  * spec/PROTOCOL.md, "Authentication" and "Secure channel".
  */
 
+import { isIPv4 } from "node:net";
 import { type AuthOk, decodeAuthOk, decodeChallenge, encodeAuth } from "../protocol/auth-codec.ts";
 import { buildAuthMessage, normalizeOrigin } from "../protocol/auth-message.ts";
 import { MAX_WS_MESSAGE, SUBPROTOCOL, SUBPROTOCOL_NOISE, TUNNEL_PATH } from "../protocol/constants.ts";
@@ -70,6 +71,22 @@ export function wantsNoise(url: URL, mode: SecureChannelMode = "auto"): boolean 
 }
 
 /**
+ * RFC 6455 masks client frames so that a script choosing a frame's bytes cannot make them read as
+ * plain HTTP to a proxy on the path. Nothing on the path can read them when they are Noise ciphertext
+ * or when the relay is a loopback address, so there the key is all zeros, which `ws` recognises on
+ * both ends and skips the XOR pass over every byte sent (spec/PROTOCOL.md, "Transport", masking).
+ */
+export function maskingNeeded(url: URL, secure: boolean): boolean {
+  if (secure) return false;
+  const host = url.hostname;
+  return !(host === "[::1]" || (isIPv4(host) && host.startsWith("127.")));
+}
+
+function zeroMask(mask: Buffer): void {
+  mask.fill(0);
+}
+
+/**
  * Resolves once the socket is open; rejects with the relay's refusal otherwise. `onOpen` runs
  * synchronously in the open event: the relay's first message can arrive in the same read.
  */
@@ -130,6 +147,7 @@ export async function connectTunnel(opts: ConnectOptions): Promise<ConnectedTunn
     maxPayload: MAX_WS_MESSAGE + 64,
     perMessageDeflate: false,
     handshakeTimeout: timeoutMs,
+    ...(maskingNeeded(url, secure) ? {} : { generateMask: zeroMask }),
   });
   let timedOut = false;
   const timer = setTimeout(() => {

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { afterEach, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
 import { AgentIdentity } from "../../src/peer/identity.ts";
-import { connectTunnel } from "../../src/peer/tunnel-client.ts";
+import { connectTunnel, maskingNeeded } from "../../src/peer/tunnel-client.ts";
 import { encodeAuthOk, encodeChallenge } from "../../src/protocol/auth-codec.ts";
 import { SUBPROTOCOL } from "../../src/protocol/constants.ts";
 import { encodeHeader, Flag, FrameType } from "../../src/yamux/frame.ts";
@@ -48,4 +48,74 @@ it("keeps the yamux frames a relay sends in the same read as AUTH_OK", async () 
   t.start();
   expect(await got).toBe("GET / HTTP/1.1\r\n\r\n");
   t.ws.close();
+});
+
+/** The masking keys of the client frames in `bytes` (RFC 6455 section 5.2); undefined for an unmasked frame. */
+function maskingKeys(bytes: Buffer): Array<string | undefined> {
+  const keys: Array<string | undefined> = [];
+  let at = 0;
+  while (at + 2 <= bytes.length) {
+    const masked = (bytes[at + 1]! & 0x80) !== 0;
+    let len = bytes[at + 1]! & 0x7f;
+    let head = 2;
+    if (len === 126) {
+      len = bytes.readUInt16BE(at + 2);
+      head = 4;
+    } else if (len === 127) {
+      len = Number(bytes.readBigUInt64BE(at + 2));
+      head = 10;
+    }
+    keys.push(masked ? bytes.subarray(at + head, at + head + 4).toString("hex") : undefined);
+    at += head + (masked ? 4 : 0) + len;
+  }
+  return keys;
+}
+
+it("masks with an all-zero key when the relay is a loopback address, and says when a key must be random", async () => {
+  server = new WebSocketServer({ host: "127.0.0.1", port: 0, handleProtocols: () => SUBPROTOCOL });
+  await new Promise((r) => server!.once("listening", r));
+  const port = (server.address() as AddressInfo).port;
+  const wire: Buffer[] = [];
+  server.on("connection", (ws, req) => {
+    // Everything the peer sends after the upgrade: it speaks only once the challenge has arrived.
+    req.socket.on("data", (c: Buffer) => wire.push(c));
+    ws.send(encodeChallenge({ version: 1, nonce: randomBytes(32), relayTimeMs: Date.now() }));
+    ws.once("message", (auth: Buffer) => {
+      // The relay side read the AUTH message intact: the zero key is a valid RFC 6455 key.
+      expect(auth.byteLength).toBeGreaterThan(64);
+      ws.send(
+        encodeAuthOk({
+          publicUrl: "http://x.localhost",
+          maxStreams: 10,
+          keepAliveMs: 15_000,
+          maxMessageBytes: 1 << 20,
+        }),
+        { binary: true },
+      );
+    });
+  });
+  const t = await connectTunnel({
+    relayUrl: `ws://127.0.0.1:${port}`,
+    identity: AgentIdentity.generate(),
+    secureChannel: "never",
+  });
+  t.ws.close();
+  await new Promise((r) => t.ws.once("close", r));
+  const keys = maskingKeys(Buffer.concat(wire));
+  expect(keys.length).toBeGreaterThanOrEqual(2); // AUTH and the close frame
+  expect(new Set(keys)).toEqual(new Set(["00000000"]));
+
+  expect(maskingNeeded(new URL("ws://127.0.0.1:8080/v1/tunnel"), false)).toBe(false);
+  expect(maskingNeeded(new URL("ws://127.9.0.1/v1/tunnel"), false)).toBe(false);
+  expect(maskingNeeded(new URL("ws://[::1]:8080/v1/tunnel"), false)).toBe(false);
+  expect(maskingNeeded(new URL("ws://relay.example/v1/tunnel"), true)).toBe(false);
+  // A name is not trusted to be loopback; TLS still has terminating proxies that read the frames.
+  for (const u of [
+    "ws://relay.example/",
+    "ws://localhost:8080/",
+    "ws://10.0.0.1/",
+    "wss://relay.example/",
+    "ws://[::2]/",
+  ])
+    expect(maskingNeeded(new URL(u), false), u).toBe(true);
 });
