@@ -3,12 +3,13 @@
 # Used by .ci/run and by the README's setup command. Safe to run repeatedly.
 set -euo pipefail
 
-# "<command>:<debian package>" for every system tool a test starts.
+# "<command>:<debian package>" for every system tool a test or the bench starts (wrk: bench/wrk-compare.ts).
 deps=(
   "openssl:openssl"
   "curl:curl"
   "chromium:chromium"
   "redis-server:redis-server"
+  "wrk:wrk"
 )
 
 need=()

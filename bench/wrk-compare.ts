@@ -1,0 +1,94 @@
+/**
+ * Scenario 1's 1 KiB GET, direct and through the tunnel, with wrk as the load generator instead of
+ * autocannon: the issue's figures for other tunnels were taken with wrk, and a load generator's own
+ * cost per request is part of every ratio, so this is the one to hold against them.
+ *
+ *   npm run build && npx tsx bench/wrk-compare.ts [--runs 5] [--connections 16,128] [--seconds 3]
+ *
+ * Same processes as the suite (bench/lib/env.ts: local server, relay, one peer; plain yamux). wrk
+ * runs with one thread. For each connection count: one uncounted run each way, then `--runs`
+ * alternating pairs (direct first on even runs). Prints the median of req/s and p99 each way, the
+ * median of the per-pair ratios, and the relay's and the peer's CPU time per request.
+ */
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import type { Target } from "./load/http-client.ts";
+import { startTunnelEnv } from "./lib/env.ts";
+import { cpuSeconds } from "./lib/proc-stats.ts";
+import { summarize } from "./lib/stats.ts";
+
+const run = promisify(execFile);
+
+const args = process.argv.slice(2);
+const flag = (name: string, dflt: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i === -1 ? dflt : args[i + 1]!;
+};
+const runs = Number(flag("runs", "5"));
+const counts = flag("connections", "16,128").split(",").map(Number);
+const seconds = Number(flag("seconds", "3"));
+
+interface WrkResult {
+  reqPerS: number;
+  p99Ms: number;
+  requests: number;
+}
+
+const UNIT_MS: Record<string, number> = { us: 1e-3, ms: 1, s: 1e3 };
+
+async function wrk(t: Target, connections: number, durationS: number): Promise<WrkResult> {
+  const host = t.host ? ["-H", `Host: ${t.host}`] : [];
+  const url = `http://127.0.0.1:${t.port}/small`;
+  let out: string;
+  try {
+    ({ stdout: out } = await run("wrk", ["-t1", `-c${connections}`, `-d${durationS}s`, "--latency", ...host, url]));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT")
+      throw new Error("wrk is not installed: run `bash scripts/setup-system.sh` (Debian package wrk)");
+    throw err;
+  }
+  const requests = /(\d+) requests in/.exec(out);
+  const rate = /Requests\/sec:\s+([\d.]+)/.exec(out);
+  const p99 = /\s99%\s+([\d.]+)(us|ms|s)\b/.exec(out);
+  if (!requests || !rate || !p99) throw new Error(`unexpected wrk output:\n${out}`);
+  if (/Non-2xx|Socket errors/.test(out)) throw new Error(`wrk saw errors:\n${out}`);
+  return { reqPerS: Number(rate[1]), p99Ms: Number(p99[1]) * UNIT_MS[p99[2]!]!, requests: Number(requests[1]) };
+}
+
+const env = await startTunnelEnv({});
+try {
+  console.log(`wrk -t1, ${seconds} s per run, median of ${runs} alternating pairs`);
+  for (const c of counts) {
+    await wrk(env.direct, c, 1);
+    await wrk(env.tunnel, c, 1);
+    const rate = { direct: [] as number[], tunnel: [] as number[] };
+    const p99 = { direct: [] as number[], tunnel: [] as number[] };
+    const ratio: number[] = [];
+    const p99Ratio: number[] = [];
+    const cpuUs: number[] = [];
+    for (let r = 0; r < runs; r++) {
+      const pair: Partial<Record<"direct" | "tunnel", WrkResult>> = {};
+      for (const via of r % 2 === 0 ? (["direct", "tunnel"] as const) : (["tunnel", "direct"] as const)) {
+        const before = cpuSeconds(env.relay.pid) + cpuSeconds(env.peer.pid);
+        const w = await wrk(via === "direct" ? env.direct : env.tunnel, c, seconds);
+        if (via === "tunnel")
+          cpuUs.push(((cpuSeconds(env.relay.pid) + cpuSeconds(env.peer.pid) - before) / w.requests) * 1e6);
+        pair[via] = w;
+        rate[via].push(w.reqPerS);
+        p99[via].push(w.p99Ms);
+      }
+      ratio.push(pair.tunnel!.reqPerS / pair.direct!.reqPerS);
+      p99Ratio.push(pair.tunnel!.p99Ms / pair.direct!.p99Ms);
+    }
+    env.check();
+    const med = (v: number[]) => summarize(v).median;
+    console.log(
+      `${c} connections: direct ${Math.round(med(rate.direct)).toLocaleString("en")} req/s, ` +
+        `tunnel ${Math.round(med(rate.tunnel)).toLocaleString("en")} req/s, ratio ${med(ratio).toFixed(3)}; ` +
+        `p99 direct ${med(p99.direct).toFixed(2)} ms, tunnel ${med(p99.tunnel).toFixed(2)} ms, ` +
+        `ratio ${med(p99Ratio).toFixed(2)}; relay+peer CPU ${med(cpuUs).toFixed(1)} us per request`,
+    );
+  }
+} finally {
+  await env.close();
+}
