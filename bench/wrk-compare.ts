@@ -12,21 +12,28 @@
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import type { Target } from "./load/http-client.ts";
 import { startTunnelEnv } from "./lib/env.ts";
 import { cpuSeconds } from "./lib/proc-stats.ts";
 import { summarize } from "./lib/stats.ts";
+import type { Target } from "./load/http-client.ts";
 
 const run = promisify(execFile);
 
 const args = process.argv.slice(2);
-const flag = (name: string, dflt: string) => {
+/** `--name N[,N...]`: positive integers, or exits with a one-line message. */
+const flag = (name: string, dflt: string): number[] => {
   const i = args.indexOf(`--${name}`);
-  return i === -1 ? dflt : args[i + 1]!;
+  const text = i === -1 ? dflt : (args[i + 1] ?? "");
+  const values = text.split(",").map(Number);
+  if (!values.every((v) => Number.isInteger(v) && v > 0)) {
+    console.error(`wrk-compare: --${name} takes positive whole numbers (got "${text}")`);
+    process.exit(2);
+  }
+  return values;
 };
-const runs = Number(flag("runs", "5"));
-const counts = flag("connections", "16,128").split(",").map(Number);
-const seconds = Number(flag("seconds", "3"));
+const [runs] = flag("runs", "5") as [number];
+const counts = flag("connections", "16,128");
+const [seconds] = flag("seconds", "3") as [number];
 
 interface WrkResult {
   reqPerS: number;
@@ -41,7 +48,13 @@ async function wrk(t: Target, connections: number, durationS: number): Promise<W
   const url = `http://127.0.0.1:${t.port}/small`;
   let out: string;
   try {
-    ({ stdout: out } = await run("wrk", ["-t1", `-c${connections}`, `-d${durationS}s`, "--latency", ...host, url]));
+    ({ stdout: out } = await run(
+      "wrk",
+      ["-t1", `-c${connections}`, `-d${durationS}s`, "--latency", ...host, url],
+      {
+        timeout: (durationS + 10) * 1000,
+      },
+    ));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT")
       throw new Error("wrk is not installed: run `bash scripts/setup-system.sh` (Debian package wrk)");
@@ -52,7 +65,11 @@ async function wrk(t: Target, connections: number, durationS: number): Promise<W
   const p99 = /\s99%\s+([\d.]+)(us|ms|s)\b/.exec(out);
   if (!requests || !rate || !p99) throw new Error(`unexpected wrk output:\n${out}`);
   if (/Non-2xx|Socket errors/.test(out)) throw new Error(`wrk saw errors:\n${out}`);
-  return { reqPerS: Number(rate[1]), p99Ms: Number(p99[1]) * UNIT_MS[p99[2]!]!, requests: Number(requests[1]) };
+  return {
+    reqPerS: Number(rate[1]),
+    p99Ms: Number(p99[1]) * UNIT_MS[p99[2]!]!,
+    requests: Number(requests[1]),
+  };
 }
 
 const env = await startTunnelEnv({});
@@ -65,14 +82,17 @@ try {
     const p99 = { direct: [] as number[], tunnel: [] as number[] };
     const ratio: number[] = [];
     const p99Ratio: number[] = [];
-    const cpuUs: number[] = [];
+    const cpuUs = { relay: [] as number[], peer: [] as number[] };
     for (let r = 0; r < runs; r++) {
       const pair: Partial<Record<"direct" | "tunnel", WrkResult>> = {};
       for (const via of r % 2 === 0 ? (["direct", "tunnel"] as const) : (["tunnel", "direct"] as const)) {
-        const before = cpuSeconds(env.relay.pid) + cpuSeconds(env.peer.pid);
+        const relay0 = cpuSeconds(env.relay.pid);
+        const peer0 = cpuSeconds(env.peer.pid);
         const w = await wrk(via === "direct" ? env.direct : env.tunnel, c, seconds);
-        if (via === "tunnel")
-          cpuUs.push(((cpuSeconds(env.relay.pid) + cpuSeconds(env.peer.pid) - before) / w.requests) * 1e6);
+        if (via === "tunnel") {
+          cpuUs.relay.push(((cpuSeconds(env.relay.pid) - relay0) / w.requests) * 1e6);
+          cpuUs.peer.push(((cpuSeconds(env.peer.pid) - peer0) / w.requests) * 1e6);
+        }
         pair[via] = w;
         rate[via].push(w.reqPerS);
         p99[via].push(w.p99Ms);
@@ -86,7 +106,8 @@ try {
       `${c} connections: direct ${Math.round(med(rate.direct)).toLocaleString("en")} req/s, ` +
         `tunnel ${Math.round(med(rate.tunnel)).toLocaleString("en")} req/s, ratio ${med(ratio).toFixed(3)}; ` +
         `p99 direct ${med(p99.direct).toFixed(2)} ms, tunnel ${med(p99.tunnel).toFixed(2)} ms, ` +
-        `ratio ${med(p99Ratio).toFixed(2)}; relay+peer CPU ${med(cpuUs).toFixed(1)} us per request`,
+        `ratio ${med(p99Ratio).toFixed(2)}; CPU per request: relay ${med(cpuUs.relay).toFixed(1)} us, ` +
+        `peer ${med(cpuUs.peer).toFixed(1)} us`,
     );
   }
 } finally {

@@ -71,10 +71,12 @@ export function wantsNoise(url: URL, mode: SecureChannelMode = "auto"): boolean 
 }
 
 /**
- * RFC 6455 masks client frames so that a script choosing a frame's bytes cannot make them read as
- * plain HTTP to a proxy on the path. Nothing on the path can read them when they are Noise ciphertext
- * or when the relay is a loopback address, so there the key is all zeros, which `ws` recognises on
- * both ends and skips the XOR pass over every byte sent (spec/PROTOCOL.md, "Transport", masking).
+ * RFC 6455 masks client frames with an unpredictable key so that a script choosing a frame's bytes
+ * cannot make them read as plain HTTP to a proxy on the path. Nothing on the path can read chosen
+ * bytes when they are Noise ciphertext, or when the relay is a loopback IP literal (the host as the
+ * URL parser normalised it: `127.1` is `127.0.0.1`, `[::ffff:127.0.0.1]` stays mapped and is masked).
+ * There the key is all zeros, which `ws` recognises on both ends and skips the XOR pass over every
+ * byte sent (spec/PROTOCOL.md, "Transport", masking).
  */
 export function maskingNeeded(url: URL, secure: boolean): boolean {
   if (secure) return false;

@@ -76,13 +76,13 @@ it("masks with an all-zero key when the relay is a loopback address, and says wh
   await new Promise((r) => server!.once("listening", r));
   const port = (server.address() as AddressInfo).port;
   const wire: Buffer[] = [];
+  let auth: Buffer | undefined;
   server.on("connection", (ws, req) => {
     // Everything the peer sends after the upgrade: it speaks only once the challenge has arrived.
     req.socket.on("data", (c: Buffer) => wire.push(c));
     ws.send(encodeChallenge({ version: 1, nonce: randomBytes(32), relayTimeMs: Date.now() }));
-    ws.once("message", (auth: Buffer) => {
-      // The relay side read the AUTH message intact: the zero key is a valid RFC 6455 key.
-      expect(auth.byteLength).toBeGreaterThan(64);
+    ws.once("message", (m: Buffer) => {
+      auth = m;
       ws.send(
         encodeAuthOk({
           publicUrl: "http://x.localhost",
@@ -101,6 +101,8 @@ it("masks with an all-zero key when the relay is a loopback address, and says wh
   });
   t.ws.close();
   await new Promise((r) => t.ws.once("close", r));
+  // The relay side read the AUTH message intact (type 0x02 first): a zero key is a key like any other.
+  expect(auth?.[0]).toBe(0x02);
   const keys = maskingKeys(Buffer.concat(wire));
   expect(keys.length).toBeGreaterThanOrEqual(2); // AUTH and the close frame
   expect(new Set(keys)).toEqual(new Set(["00000000"]));
@@ -108,6 +110,8 @@ it("masks with an all-zero key when the relay is a loopback address, and says wh
   expect(maskingNeeded(new URL("ws://127.0.0.1:8080/v1/tunnel"), false)).toBe(false);
   expect(maskingNeeded(new URL("ws://127.9.0.1/v1/tunnel"), false)).toBe(false);
   expect(maskingNeeded(new URL("ws://[::1]:8080/v1/tunnel"), false)).toBe(false);
+  expect(maskingNeeded(new URL("ws://127.1:8080/"), false)).toBe(false); // the parser makes it 127.0.0.1
+  expect(maskingNeeded(new URL("wss://127.0.0.1:8443/"), false)).toBe(false);
   expect(maskingNeeded(new URL("ws://relay.example/v1/tunnel"), true)).toBe(false);
   // A name is not trusted to be loopback; TLS still has terminating proxies that read the frames.
   for (const u of [
@@ -116,6 +120,8 @@ it("masks with an all-zero key when the relay is a loopback address, and says wh
     "ws://10.0.0.1/",
     "wss://relay.example/",
     "ws://[::2]/",
+    "ws://[::ffff:127.0.0.1]/",
+    "ws://0.0.0.0/",
   ])
     expect(maskingNeeded(new URL(u), false), u).toBe(true);
 });
