@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Figure } from "./figures.ts";
-import type { GitInfo, MachineInfo } from "./machine.ts";
+import type { GitInfo, MachineInfo, SpeedCheck } from "./machine.ts";
 import type { Mode, ScenarioResult } from "./scenario.ts";
 import type { Summary } from "./stats.ts";
 
@@ -13,6 +13,8 @@ export interface Report {
   machine: MachineInfo;
   /** 1-minute load average when the suite finished. */
   loadAverageAtEnd1m: number;
+  /** Fixed work timed before the first scenario (compare across results files, not within one). */
+  speed: SpeedCheck;
   git: GitInfo;
   reps: number;
   scenarios: ScenarioResult[];
@@ -71,6 +73,7 @@ export function markdown(r: Report): string {
     `- Commit: \`${r.git.commit}\`${r.git.dirty ? " (with uncommitted changes to tracked files)" : ""}`,
     `- Machine: ${r.machine.cpuModel}, ${r.machine.cores} cores, ${r.machine.memoryMiB} MiB, ${r.machine.platform}, Node ${r.machine.node}`,
     `- Load average (1 min): ${r.machine.loadAverage1m} at start, ${r.loadAverageAtEnd1m} at end`,
+    `- Machine speed at start (fixed work, best of 3; lower is faster): JS loop ${r.speed.jsLoopMs} ms, write syscall ${r.speed.syscallUs} µs, loopback TCP round trip ${r.speed.loopbackRoundTripUs} µs`,
     `- Started ${r.startedAt}, took ${Math.round(r.seconds)} s; ${r.reps} repetitions`,
     "- Cells are median (min–max) over the repetitions. The ratio is taken per repetition, tunnel ÷ direct,",
     "  with both measured back to back against the same local server.",

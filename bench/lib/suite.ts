@@ -3,7 +3,7 @@
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { scenarios } from "../scenarios/index.ts";
-import { gitInfo, machineInfo } from "./machine.ts";
+import { gitInfo, machineInfo, speedCheck } from "./machine.ts";
 import { ROOT, stopAll } from "./procs.ts";
 import type { Progress } from "./progress.ts";
 import { type Report, writeReport } from "./report.ts";
@@ -46,6 +46,7 @@ export async function runSuite(o: SuiteOptions): Promise<{ report: Report; json:
   const startedAt = new Date();
   const t0 = performance.now();
   const machine = machineInfo();
+  const speed = await speedCheck();
   const results: ScenarioResult[] = [];
   for (const s of chosen) {
     const params = s.params[o.mode];
@@ -98,6 +99,7 @@ export async function runSuite(o: SuiteOptions): Promise<{ report: Report; json:
     seconds: (performance.now() - t0) / 1000,
     machine,
     loadAverageAtEnd1m: Math.round(loadavg()[0]! * 100) / 100,
+    speed,
     git: gitInfo(ROOT),
     reps,
     scenarios: results,
