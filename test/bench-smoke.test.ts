@@ -71,6 +71,13 @@ describe("bench smoke run", () => {
       ).toBe(true);
     }
 
+    // Every transfer completed with its full length, through the lean download client too.
+    const failed = report.scenarios
+      .find((x) => x.id === "throughput")!
+      .figures.find((f) => f.label === "failed transfers, all cases")!;
+    expect([failed.tunnel.max, failed.direct?.max]).toEqual([0, 0]);
+    for (const v of Object.values(report.speed)) expect(v).toBeGreaterThan(0);
+
     expect(JSON.parse(readFileSync(json, "utf8"))).toEqual(JSON.parse(JSON.stringify(report)));
     const text = readFileSync(md, "utf8");
     expect(text).toContain("| # | scenario | figure | tunnel | direct | ratio tunnel ÷ direct |");

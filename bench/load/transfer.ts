@@ -1,5 +1,10 @@
-/** Bulk transfer: `parallel` requests at once, each downloading or uploading `bytes`. */
+/**
+ * Bulk transfer: `parallel` requests at once, each downloading or uploading `bytes`. Downloads use
+ * the lean client (lean-download.ts); uploads write one reused 256 KiB buffer through Node's client,
+ * which copies nothing on the way out.
+ */
 import { send, type Target } from "./http-client.ts";
+import { leanDownload } from "./lean-download.ts";
 
 export interface TransferJob extends Target {
   direction: "download" | "upload";
@@ -21,7 +26,7 @@ export async function transfer(job: TransferJob): Promise<TransferResult> {
   const outcomes = await Promise.all(
     Array.from({ length: job.parallel }, () =>
       job.direction === "download"
-        ? send(job, `/download?bytes=${job.bytes}`)
+        ? leanDownload(job, `/download?bytes=${job.bytes}`)
         : send(job, "/upload", { method: "POST", uploadBytes: job.bytes }),
     ),
   );
