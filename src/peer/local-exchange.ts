@@ -161,7 +161,7 @@ export class LocalExchange implements ConnectionUser, StreamHandler {
 
   private forward(buf: Buffer): void {
     this.bytesOut += buf.byteLength;
-    if (!this.stream.write(buf)) this.conn.socket.pause();
+    if (!this.stream.write(buf, true)) this.conn.socket.pause();
   }
 
   drain(): void {

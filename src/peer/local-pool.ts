@@ -9,6 +9,7 @@ import { connect, type Socket } from "node:net";
 
 /** The exchange using a connection; the connection forwards its socket's events here. */
 export interface ConnectionUser {
+  /** A view of the pool's shared read buffer, valid only during the call. */
   onData(chunk: Buffer): void;
   /** The local server half-closed (FIN). */
   onEnd(): void;
@@ -31,6 +32,12 @@ const DEFAULT_IDLE_MS = 4000;
 const DEFAULT_MAX_IDLE = 256;
 /** A `Keep-Alive: timeout=N` hint is trusted minus this margin. */
 const HINT_MARGIN_MS = 1000;
+/**
+ * Every local socket reads into this one buffer (`onread`): no allocation per read, and reads of up
+ * to 256 KiB instead of Node's 64 KiB. Each read is handled before the next one lands, so whatever
+ * a user keeps of a chunk past `onData` it copies (yamux frames it at once into its own messages).
+ */
+const READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
 
 export class LocalConnection {
   /** Whether it already carried an exchange (a stale reused connection may close under a request). */
@@ -46,10 +53,6 @@ export class LocalConnection {
     socket.once("connect", () => {
       this.connected = true;
     });
-    socket.on("data", (chunk: Buffer) => {
-      if (this.user) this.user.onData(chunk);
-      else socket.destroy(); // bytes nobody asked for: the connection is out of step
-    });
     socket.on("end", () => {
       if (this.user) this.user.onEnd();
       else socket.destroy();
@@ -62,6 +65,13 @@ export class LocalConnection {
       this.user = null;
       user?.onClose(this.connected, hadError);
     });
+  }
+
+  /** `n` bytes read into the shared buffer: the user must copy what it keeps past this call. */
+  onRead(buf: Buffer, n: number): boolean {
+    if (this.user) this.user.onData(buf.subarray(0, n));
+    else this.socket.destroy(); // bytes nobody asked for: the connection is out of step
+    return true; // users pause the socket themselves
   }
 
   destroy(): void {
@@ -98,8 +108,14 @@ export class LocalPool {
       conn.socket.ref();
       return conn;
     }
-    const socket = connect({ host: this.opts.host, port: this.opts.port, noDelay: true });
-    const created = new LocalConnection(socket, this);
+    let created: LocalConnection | undefined;
+    const socket = connect({
+      host: this.opts.host,
+      port: this.opts.port,
+      noDelay: true,
+      onread: { buffer: READ_BUFFER, callback: (n, buf) => created!.onRead(buf as Buffer, n) },
+    });
+    created = new LocalConnection(socket, this);
     created.user = user;
     return created;
   }

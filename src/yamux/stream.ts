@@ -139,19 +139,23 @@ export class YamuxStream {
   }
 
   /**
-   * Sends `data`, framed at once as far as the window allows; the rest is kept (not copied) until
-   * the remote credits more. Returns false when the caller should wait for `drain`.
+   * Sends `data`, framed at once as far as the window allows; the rest is kept until the remote
+   * credits more: as is, or, when `borrowed` (the caller reuses `data` once this returns), as a copy.
+   * Returns false when the caller should wait for `drain`.
    */
-  write(data: Buffer | string): boolean {
+  write(data: Buffer | string, borrowed = false): boolean {
     if (this.gone || this.finQueued) return false;
     const buf = typeof data === "string" ? Buffer.from(data, "latin1") : data;
     if (buf.byteLength > 0) {
-      if (this.queue.length > 0) this.queue.push(buf);
+      if (this.queue.length > 0) this.queue.push(borrowed ? Buffer.from(buf) : buf);
       else {
         const at = this.send(buf, 0);
         if (at < buf.byteLength) {
-          this.queue.push(buf);
-          this.queueOffset = at;
+          if (borrowed) this.queue.push(Buffer.from(buf.subarray(at)));
+          else {
+            this.queue.push(buf);
+            this.queueOffset = at;
+          }
         }
       }
     }

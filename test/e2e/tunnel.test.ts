@@ -85,6 +85,47 @@ describe("the working tunnel", () => {
     expect(JSON.parse(up.body.toString())).toEqual({ n: payload.byteLength, sha: digest });
   });
 
+  it("keeps a stalled download's bytes intact while another one reads through the same peer", async () => {
+    // The peer reads every local socket into one shared buffer; bytes a full window holds back must
+    // be copied out of it before the next read, or the other download's bytes overwrite them.
+    const relay = await startRelay();
+    const blobs = { "/a": randomBytes(8 * 1024 * 1024), "/b": randomBytes(8 * 1024 * 1024) };
+    const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+    const local = await startLocalServer((req, res) => {
+      const blob = blobs[req.url as "/a" | "/b"];
+      res.writeHead(200, { "content-length": blob.byteLength });
+      res.end(blob);
+    });
+    const peer = await startPeer(relay, local.url);
+    let resumeA: () => void = () => {};
+    let started: () => void = () => {};
+    const headOfA = new Promise<void>((r) => {
+      started = r;
+    });
+    const a = new Promise<Buffer>((resolve, reject) => {
+      const req = request(
+        { host: "127.0.0.1", port: relay.port(), path: "/a", headers: { host: peer.host }, agent: false },
+        (res) => {
+          res.pause(); // not read until /b is done: /a's stream stops at its window
+          resumeA = () => {
+            const parts: Buffer[] = [];
+            res.on("data", (c: Buffer) => parts.push(c));
+            res.on("end", () => resolve(Buffer.concat(parts)));
+            res.resume();
+          };
+          started();
+        },
+      );
+      req.on("error", reject);
+      req.end();
+    });
+    await headOfA;
+    const b = await fetchVia(relay.port(), peer.host, "/b");
+    expect(sha(b.body)).toBe(sha(blobs["/b"]));
+    resumeA();
+    expect(sha(await a)).toBe(sha(blobs["/a"]));
+  });
+
   it("delivers the first SSE event before the server ends the response", async () => {
     const relay = await startRelay();
     let finish: () => void = () => {};
