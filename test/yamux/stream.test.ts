@@ -125,6 +125,27 @@ describe("stream handler API", () => {
     expect(s.write("late")).toBe(false); // nothing after FIN
   });
 
+  it("a borrowed write keeps a copy of what the window holds back: the caller may reuse its buffer", async () => {
+    const { opener, acceptor } = rawSessionPair({}, { maxStreamWindow: window });
+    const accepted = accept(acceptor);
+    const s = opener.openStream();
+    s.attach(new Recorder());
+    const shared = randomBytes(2 * window); // one read buffer, as the peer's local sockets share one
+    const first = Buffer.from(shared);
+    expect(s.write(shared, true)).toBe(false); // one window goes out; the rest waits
+    shared.fill(0xee); // the next read lands in the same buffer
+    const second = randomBytes(window);
+    second.copy(shared);
+    expect(s.write(shared.subarray(0, window), true)).toBe(false); // queued behind the rest
+    shared.fill(0xdd);
+    s.end();
+    const r = await accepted;
+    const rec = new Recorder();
+    r.attach(rec);
+    await until(() => rec.ended === 1, "all bytes, then FIN");
+    expect(rec.bytes.equals(Buffer.concat([first, second]))).toBe(true);
+  });
+
   it("closes once, cleanly, after both FINs, and never from inside a handler call", async () => {
     const { opener, acceptor } = rawSessionPair();
     const accepted = accept(acceptor);
