@@ -14,16 +14,13 @@ import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import Module from "node:module";
 import { fileURLToPath } from "node:url";
+import { flags } from "./lib/args.ts";
 
-const args = process.argv.slice(2);
-const flag = (name: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i === -1 ? undefined : args[i + 1];
-};
-const RUNS = Number(flag("runs") ?? 5);
-const SECONDS = Number(flag("seconds") ?? 2);
-const MESSAGES = Number(flag("messages") ?? 128);
-const CHILD = args.includes("--child-js");
+const args = flags("auth-rate");
+const RUNS = args.number("runs", 5, true);
+const SECONDS = args.number("seconds", 2);
+const MESSAGES = args.number("messages", 128, true);
+const CHILD = args.has("child-js");
 
 interface Row {
   auth: string;
@@ -120,9 +117,9 @@ if (CHILD) {
   process.stdout.write(JSON.stringify(measure()));
 } else {
   const rows = measure();
-  if (!args.includes("--native-only")) {
+  if (!args.has("native-only")) {
     const self = fileURLToPath(import.meta.url);
-    const child = spawnSync(process.execPath, [...process.execArgv, self, ...args, "--child-js"], {
+    const child = spawnSync(process.execPath, [...process.execArgv, self, ...args.argv, "--child-js"], {
       encoding: "utf8",
       stdio: ["ignore", "pipe", "inherit"],
     });

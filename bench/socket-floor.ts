@@ -15,6 +15,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createServer as createHttpServer } from "node:http";
 import { type AddressInfo, createServer as createNetServer, type Server } from "node:net";
 import { fileURLToPath } from "node:url";
+import { flags } from "./lib/args.ts";
 import { cpuSeconds } from "./lib/proc-stats.ts";
 import { summarize } from "./lib/stats.ts";
 import { cannon } from "./load/cannon.ts";
@@ -52,23 +53,19 @@ function serve(kind: Kind): Server {
   });
 }
 
-const args = process.argv.slice(2);
-const flag = (name: string, dflt: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i === -1 ? dflt : Number(args[i + 1]);
-};
+const args = flags("socket-floor");
 
-if (args[0] === "--serve") {
-  const server = serve(args[1] as Kind);
+if (args.argv[0] === "--serve") {
+  const server = serve(args.argv[1] as Kind);
   server.listen(0, "127.0.0.1", () => {
     process.stdout.write(`${(server.address() as AddressInfo).port}\n`);
   });
   process.stdin.resume();
   process.stdin.on("end", () => process.exit(0));
 } else {
-  const runs = flag("runs", 5);
-  const connections = flag("connections", 16);
-  const seconds = flag("seconds", 3);
+  const runs = args.number("runs", 5, true);
+  const connections = args.number("connections", 16, true);
+  const seconds = args.number("seconds", 3);
   const start = (kind: Kind): Promise<{ child: ChildProcess; port: number }> =>
     new Promise((resolve, reject) => {
       const child = spawn(

@@ -12,6 +12,7 @@
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import { flags } from "./lib/args.ts";
 import { startTunnelEnv } from "./lib/env.ts";
 import { cpuSeconds } from "./lib/proc-stats.ts";
 import { summarize } from "./lib/stats.ts";
@@ -19,21 +20,10 @@ import type { Target } from "./load/http-client.ts";
 
 const run = promisify(execFile);
 
-const args = process.argv.slice(2);
-/** `--name N[,N...]`: positive integers, or exits with a one-line message. */
-const flag = (name: string, dflt: string): number[] => {
-  const i = args.indexOf(`--${name}`);
-  const text = i === -1 ? dflt : (args[i + 1] ?? "");
-  const values = text.split(",").map(Number);
-  if (!values.every((v) => Number.isInteger(v) && v > 0)) {
-    console.error(`wrk-compare: --${name} takes positive whole numbers (got "${text}")`);
-    process.exit(2);
-  }
-  return values;
-};
-const [runs] = flag("runs", "5") as [number];
-const counts = flag("connections", "16,128");
-const [seconds] = flag("seconds", "3") as [number];
+const args = flags("wrk-compare");
+const runs = args.number("runs", 5, true);
+const counts = args.numbers("connections", [16, 128]);
+const seconds = args.number("seconds", 3, true);
 
 interface WrkResult {
   reqPerS: number;

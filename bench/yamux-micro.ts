@@ -18,24 +18,20 @@ import type { Stream, StreamMuxer } from "@libp2p/interface";
 import type { Session } from "../src/yamux/session.ts";
 import type { StreamHandler, YamuxStream } from "../src/yamux/stream.ts";
 import { join, libp2pEnd, ourRawEnd } from "../test/yamux/libp2p-pipe.ts";
+import { flags } from "./lib/args.ts";
 
-const args = process.argv.slice(2);
-const flag = (name: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i === -1 ? undefined : args[i + 1];
-};
-const num = (name: string, dflt: number) => Number(flag(name) ?? dflt);
-const RUNS = num("runs", 5);
-const MIB = num("mib", 64);
-const EXCHANGES = num("exchanges", 10_000);
-const CONCURRENCY = num("concurrency", 100);
-const ONLY = flag("only");
-const SCENARIO = flag("scenario");
-const CHUNK = num("chunk", 64 * 1024);
+const args = flags("yamux-micro");
+const RUNS = args.number("runs", 5, true);
+const MIB = args.number("mib", 64);
+const EXCHANGES = args.number("exchanges", 10_000, true);
+const CONCURRENCY = args.number("concurrency", 100, true);
+const ONLY = args.text("only");
+const SCENARIO = args.text("scenario");
+const CHUNK = args.number("chunk", 64 * 1024, true);
 /** Our Session's settings; defaults unless --window or --message are given. */
 const CFG = {
-  ...(flag("window") ? { maxStreamWindow: Number(flag("window")) } : {}),
-  ...(flag("message") ? { maxMessageBytes: Number(flag("message")) } : {}),
+  ...(args.text("window") ? { maxStreamWindow: args.number("window", 0, true) } : {}),
+  ...(args.text("message") ? { maxMessageBytes: args.number("message", 0, true) } : {}),
 };
 const SMALL = 100;
 
