@@ -46,10 +46,20 @@ export class LocalConnection {
   connected = false;
   expires = 0;
 
+  readonly socket: Socket;
+
+  /** Dials the local server; every read lands in the shared READ_BUFFER. */
   constructor(
-    readonly socket: Socket,
     private readonly pool: LocalPool,
+    opts: { host: string; port: number },
   ) {
+    const socket = connect({
+      host: opts.host,
+      port: opts.port,
+      noDelay: true,
+      onread: { buffer: READ_BUFFER, callback: (n, buf) => this.onRead(buf as Buffer, n) },
+    });
+    this.socket = socket;
     socket.once("connect", () => {
       this.connected = true;
     });
@@ -108,14 +118,7 @@ export class LocalPool {
       conn.socket.ref();
       return conn;
     }
-    let created: LocalConnection | undefined;
-    const socket = connect({
-      host: this.opts.host,
-      port: this.opts.port,
-      noDelay: true,
-      onread: { buffer: READ_BUFFER, callback: (n, buf) => created!.onRead(buf as Buffer, n) },
-    });
-    created = new LocalConnection(socket, this);
+    const created = new LocalConnection(this, this.opts);
     created.user = user;
     return created;
   }
