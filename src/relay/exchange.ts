@@ -17,6 +17,8 @@ export class Exchange {
   bytesOut = 0;
   /** Set when the relay itself answered or cut the exchange with an error. */
   error: HttpErrorCode | undefined;
+  /** Index among the relay's in-flight exchanges (src/util/slots.ts), or -1. */
+  slot = -1;
 
   constructor(
     readonly method: string,

@@ -2,20 +2,27 @@
  * The stream idle timeout. One timer for the whole relay compares each watched exchange's byte
  * counts with what they were at the last sweep, so the data path never touches a clock or a timer.
  */
+import { Slots } from "../util/slots.ts";
 
 interface Counted {
   bytesIn: number;
   bytesOut: number;
 }
 
-interface Watch {
-  onIdle: () => void;
+class Watch {
+  slot = -1;
   bytes: number;
-  since: number;
+  since = Date.now();
+  constructor(
+    readonly ex: Counted,
+    readonly onIdle: () => void,
+  ) {
+    this.bytes = ex.bytesIn + ex.bytesOut;
+  }
 }
 
 export class IdleSweeper {
-  private readonly watched = new Map<Counted, Watch>();
+  private readonly watched = new Slots<Watch>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly idleMs: number) {
@@ -29,19 +36,21 @@ export class IdleSweeper {
 
   /** Calls `onIdle` once if `ex` moves no byte either way for the idle timeout; returns the way to stop. */
   watch(ex: Counted, onIdle: () => void): () => void {
-    this.watched.set(ex, { onIdle, bytes: ex.bytesIn + ex.bytesOut, since: Date.now() });
-    return () => this.watched.delete(ex);
+    const w = new Watch(ex, onIdle);
+    this.watched.add(w);
+    return () => this.watched.remove(w);
   }
 
   private sweep(): void {
     const now = Date.now();
-    for (const [ex, w] of this.watched) {
-      const bytes = ex.bytesIn + ex.bytesOut;
+    for (const w of this.watched.values()) {
+      if (!this.watched.has(w)) continue; // stopped by an earlier onIdle in this sweep
+      const bytes = w.ex.bytesIn + w.ex.bytesOut;
       if (bytes !== w.bytes) {
         w.bytes = bytes;
         w.since = now;
       } else if (now - w.since >= this.idleMs) {
-        this.watched.delete(ex);
+        this.watched.remove(w);
         w.onIdle();
       }
     }
@@ -49,6 +58,6 @@ export class IdleSweeper {
 
   close(): void {
     clearInterval(this.timer);
-    this.watched.clear();
+    this.watched.drain();
   }
 }

@@ -12,6 +12,7 @@ import type { Duplex } from "node:stream";
 import pino, { type Logger } from "pino";
 import { TUNNEL_PATH } from "../protocol/constants.ts";
 import { HTTP_ERRORS, type HttpErrorCode } from "../protocol/errors.ts";
+import { Slots } from "../util/slots.ts";
 import { StreamDuplex } from "../yamux/duplex.ts";
 import { GoAwayCode } from "../yamux/frame.ts";
 import { logExchange } from "./access-log.ts";
@@ -100,7 +101,7 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
   const registry = new TunnelRegistry();
   const limits = new Limits(config);
   const idle = new IdleSweeper(config.idleTimeoutMs);
-  const inflight = new Set<Exchange>();
+  const inflight = new Slots<Exchange>();
   const startedAt = Date.now();
   let draining = false;
   let boundPort = config.port;
@@ -184,7 +185,7 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
   };
 
   const finish = (ex: Exchange) => {
-    inflight.delete(ex);
+    inflight.remove(ex);
     logExchange(log, ex);
     metrics.request(ex.status, ex.seconds, ex.bytesIn, ex.bytesOut);
     if (draining && inflight.size === 0) drained?.();

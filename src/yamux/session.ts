@@ -4,6 +4,7 @@
  * batched into messages of at most `maxMessageBytes`.
  */
 import { EventEmitter } from "node:events";
+import { Slots } from "../util/slots.ts";
 import { defaultConfig, verifyConfig, type YamuxConfig } from "./config.ts";
 import {
   decodeHeader,
@@ -56,7 +57,12 @@ export class Session extends EventEmitter<SessionEvents> {
   readonly config: YamuxConfig;
   readonly maxFrameData: number;
   private readonly transport: SessionTransport;
-  private readonly streams = new Map<number, YamuxStream>();
+  /**
+   * Open streams by id. A dictionary object, not a Map: a Map's replaced hash tables keep streams
+   * that ended young alive through scavenges once one table is old (src/util/slots.ts says more).
+   */
+  private readonly streams: Record<number, YamuxStream | undefined> = Object.create(null);
+  private openCount = 0;
   private nextId: number;
   /** Highest stream id the remote has opened, to tell late frames from frames for unopened streams. */
   private highestRemoteId = 0;
@@ -76,7 +82,7 @@ export class Session extends EventEmitter<SessionEvents> {
   /** Set while only bare ACKs and FINs wait: they may wait up to LAZY_MS for company. */
   private lazyTimer: NodeJS.Timeout | undefined;
   /** Streams whose writer waits for the transport to catch up (`waitWritable`). */
-  private writeWaiters = new Set<YamuxStream>();
+  private readonly writeWaiters = new Slots<YamuxStream>();
   /** Called whenever a stream leaves the session (finished, reset, or the session closed). */
   onStreamGone: (() => void) | undefined;
 
@@ -116,7 +122,7 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   get streamCount(): number {
-    return this.streams.size;
+    return this.openCount;
   }
 
   get isClosed(): boolean {
@@ -143,7 +149,8 @@ export class Session extends EventEmitter<SessionEvents> {
     const id = this.nextId;
     this.nextId += 2;
     const stream = new YamuxStream(this, id, this.config.maxStreamWindow);
-    this.streams.set(id, stream);
+    this.streams[id] = stream;
+    this.openCount++;
     this.frame(FrameType.WindowUpdate, Flag.SYN, id, stream.initialCredit());
     return stream;
   }
@@ -215,10 +222,11 @@ export class Session extends EventEmitter<SessionEvents> {
     if (this.pingTimer) clearInterval(this.pingTimer);
     clearTimeout(this.lazyTimer);
     const failure = err ?? new SessionClosedError("session closed", "closed");
-    for (const s of [...this.streams.values()]) s.onSessionClosed(failure);
-    this.streams.clear();
+    for (const s of Object.values(this.streams)) s?.onSessionClosed(failure);
+    for (const id of Object.keys(this.streams)) delete this.streams[Number(id)];
+    this.openCount = 0;
     this.inboundCount = 0;
-    this.writeWaiters.clear();
+    this.writeWaiters.drain();
     for (const w of this.pingWaiters.splice(0)) w.reject(failure);
     this.out.clear();
     this.checkIdle();
@@ -264,9 +272,10 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   forget(stream: YamuxStream): void {
-    if (this.streams.get(stream.id) !== stream) return;
-    this.streams.delete(stream.id);
-    this.writeWaiters.delete(stream);
+    if (this.streams[stream.id] !== stream) return;
+    delete this.streams[stream.id];
+    this.openCount--;
+    this.writeWaiters.remove(stream);
     this.returnGrowth(stream.takeGrowth());
     if (stream.id % 2 !== this.nextId % 2) this.inboundCount--;
     this.onStreamGone?.();
@@ -304,13 +313,14 @@ export class Session extends EventEmitter<SessionEvents> {
 
   private handleStreamFrame(type: number, flags: number, id: number, length: number): void {
     if (id === 0) throw new YamuxProtocolError("stream frame on stream 0");
-    let stream = this.streams.get(id);
+    let stream = this.streams[id];
     if (flags & Flag.SYN) {
       if (!this.acceptSyn(id)) {
         stream = undefined; // refused: discard the body, if any
       } else {
         stream = new YamuxStream(this, id, this.config.maxStreamWindow);
-        this.streams.set(id, stream);
+        this.streams[id] = stream;
+        this.openCount++;
         this.inboundCount++;
         this.lazyFrame(FrameType.WindowUpdate, Flag.ACK, id, stream.initialCredit());
         // Handed over at once, so its owner is listening before any later frame (an RST in the
@@ -484,9 +494,7 @@ export class Session extends EventEmitter<SessionEvents> {
 
   private releaseWriters(): void {
     if (this.writeWaiters.size === 0 || !this.writable) return;
-    const waiters = [...this.writeWaiters];
-    this.writeWaiters.clear();
-    for (const s of waiters) s.onWritable();
+    for (const s of this.writeWaiters.drain()) s.onWritable();
   }
 
   private idleWaiters: Array<() => void> = [];

@@ -72,6 +72,8 @@ export class YamuxStream {
   private gone = false;
   /** Why the stream ended (undefined: both sides finished cleanly). */
   private closeReason: Error | undefined;
+  /** Index among the session's writers waiting for the transport (src/util/slots.ts), or -1. */
+  slot = -1;
 
   constructor(session: Session, id: number, maxWindow: number) {
     this.session = session;
