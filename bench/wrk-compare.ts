@@ -3,12 +3,17 @@
  * autocannon: the issue's figures for other tunnels were taken with wrk, and a load generator's own
  * cost per request is part of every ratio, so this is the one to hold against them.
  *
- *   npm run build && npx tsx bench/wrk-compare.ts [--runs 5] [--connections 16,128] [--seconds 3]
+ *   npm run build && npx tsx bench/wrk-compare.ts [--runs 5] [--connections 16,128] [--seconds 3] [--idle 10]
  *
  * Same processes as the suite (bench/lib/env.ts: local server, relay, one peer; plain yamux). wrk
  * runs with one thread. For each connection count: one uncounted run each way, then `--runs`
  * alternating pairs (direct first on even runs). Prints the median of req/s and p99 each way, the
- * median of the per-pair ratios, and the relay's and the peer's CPU time per request.
+ * median of the per-pair ratios, the relay's and the peer's CPU time per request, and the relay's
+ * GC work per request (its /metrics: prom-client's nodejs_gc_duration_seconds).
+ *
+ * `--idle` waits that many seconds after the warm-up runs, as a relay between bursts does: after
+ * about 8 s V8's memory reducer runs a full GC, which tenures whatever the process holds then (see
+ * bench/gc-churn.ts for what that does to a churned Map or Set).
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -24,6 +29,7 @@ const args = flags("wrk-compare");
 const runs = args.number("runs", 5, true);
 const counts = args.numbers("connections", [16, 128]);
 const seconds = args.number("seconds", 3, true);
+const idleS = args.text("idle") === undefined ? 0 : args.number("idle", 0);
 
 interface WrkResult {
   reqPerS: number;
@@ -62,24 +68,50 @@ async function wrk(t: Target, connections: number, durationS: number): Promise<W
   };
 }
 
-const env = await startTunnelEnv({});
+interface GcTotals {
+  major: number;
+  seconds: number;
+}
+
+/** The relay's GC counts so far, from its /metrics. */
+async function relayGc(metricsPort: number): Promise<GcTotals> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const total = { major: 0, seconds: 0 };
+  for (const m of text.matchAll(/^nodejs_gc_duration_seconds_(count|sum)\{kind="(\w+)"\} ([\d.e+-]+)$/gm)) {
+    if (m[1] === "sum") total.seconds += Number(m[3]);
+    else if (m[2] === "major") total.major += Number(m[3]);
+  }
+  return total;
+}
+
+const env = await startTunnelEnv({ relayArgs: ["--metrics-listen", "127.0.0.1:0"] });
 try {
-  console.log(`wrk -t1, ${seconds} s per run, median of ${runs} alternating pairs`);
+  const metricsPort = Number((await env.relay.waitForOutput(/metrics on [^;\s]+:(\d+)/, 5000)).match[1]);
+  console.log(
+    `wrk -t1, ${seconds} s per run, median of ${runs} alternating pairs` +
+      (idleS > 0 ? `, ${idleS} s idle after the warm-up` : ""),
+  );
   for (const c of counts) {
     await wrk(env.direct, c, 1);
     await wrk(env.tunnel, c, 1);
+    if (idleS > 0) await new Promise((resolve) => setTimeout(resolve, idleS * 1000));
     const rate = { direct: [] as number[], tunnel: [] as number[] };
     const p99 = { direct: [] as number[], tunnel: [] as number[] };
     const ratio: number[] = [];
     const p99Ratio: number[] = [];
     const cpuUs = { relay: [] as number[], peer: [] as number[] };
+    const gc = { majorPer10k: [] as number[], usPerRequest: [] as number[] };
     for (let r = 0; r < runs; r++) {
       const pair: Partial<Record<"direct" | "tunnel", WrkResult>> = {};
       for (const via of r % 2 === 0 ? (["direct", "tunnel"] as const) : (["tunnel", "direct"] as const)) {
         const relay0 = cpuSeconds(env.relay.pid);
         const peer0 = cpuSeconds(env.peer.pid);
+        const gc0 = await relayGc(metricsPort);
         const w = await wrk(via === "direct" ? env.direct : env.tunnel, c, seconds);
         if (via === "tunnel") {
+          const gc1 = await relayGc(metricsPort);
+          gc.majorPer10k.push(((gc1.major - gc0.major) / w.requests) * 1e4);
+          gc.usPerRequest.push(((gc1.seconds - gc0.seconds) / w.requests) * 1e6);
           cpuUs.relay.push(((cpuSeconds(env.relay.pid) - relay0) / w.requests) * 1e6);
           cpuUs.peer.push(((cpuSeconds(env.peer.pid) - peer0) / w.requests) * 1e6);
         }
@@ -97,7 +129,8 @@ try {
         `tunnel ${Math.round(med(rate.tunnel)).toLocaleString("en")} req/s, ratio ${med(ratio).toFixed(3)}; ` +
         `p99 direct ${med(p99.direct).toFixed(2)} ms, tunnel ${med(p99.tunnel).toFixed(2)} ms, ` +
         `ratio ${med(p99Ratio).toFixed(2)}; CPU per request: relay ${med(cpuUs.relay).toFixed(1)} us, ` +
-        `peer ${med(cpuUs.peer).toFixed(1)} us`,
+        `peer ${med(cpuUs.peer).toFixed(1)} us; relay GC: ${med(gc.majorPer10k).toFixed(2)} full GCs per ` +
+        `10k requests, ${med(gc.usPerRequest).toFixed(1)} us per request`,
     );
   }
 } finally {
