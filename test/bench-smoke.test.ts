@@ -2,9 +2,11 @@
  * A smoke run of the bench: every scenario with tiny parameters, against real processes. Checks that
  * the results are well-formed and written; asserts nothing about speed.
  */
+import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { upOptions } from "../bench/lib/procs.ts";
 import { quietProgress } from "../bench/lib/progress.ts";
@@ -84,4 +86,16 @@ describe("bench smoke run", () => {
     if (!hasNoise) expect(text).toContain("skipped: Noise layer not implemented");
     expect(text).toContain(report.git.commit);
   }, 120_000);
+
+  it("gc-churn runs one child per container kind and prints a row for each", async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ["--import", "tsx", "bench/gc-churn.ts", "--seconds", "0.2", "--inflight", "16"],
+      { timeout: 60_000 },
+    );
+    for (const kind of ["map", "set", "object", "slots"])
+      expect(stdout, stdout).toMatch(
+        new RegExp(`^${kind}\\s+\\|\\s+\\d+ \\|\\s+\\d+ \\|\\s+\\d+ \\| \\d+$`, "m"),
+      );
+  });
 });
