@@ -222,11 +222,8 @@ export class Session extends EventEmitter<SessionEvents> {
     if (this.pingTimer) clearInterval(this.pingTimer);
     clearTimeout(this.lazyTimer);
     const failure = err ?? new SessionClosedError("session closed", "closed");
+    // Each stream forgets itself (`forget`), which empties `streams` and `writeWaiters`.
     for (const s of Object.values(this.streams)) s?.onSessionClosed(failure);
-    for (const id of Object.keys(this.streams)) delete this.streams[Number(id)];
-    this.openCount = 0;
-    this.inboundCount = 0;
-    this.writeWaiters.drain();
     for (const w of this.pingWaiters.splice(0)) w.reject(failure);
     this.out.clear();
     this.checkIdle();
