@@ -125,9 +125,16 @@ export function tempDir(prefix: string): { path: string; remove(): void } {
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
+/**
+ * Extra Node flags for the relay and peer processes, from `BENCH_NODE_FLAGS` (space-separated), for
+ * profiling a run: `BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof"`. Node refuses `--cpu-prof`
+ * in NODE_OPTIONS, and NODE_OPTIONS would reach the load generator and local server too.
+ */
+const EXTRA_FLAGS = (process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean);
+
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
   // With the V8 flags the command's shebang gives it, as users run it.
-  return spawn(process.execPath, [...NODE_FLAGS, BIN, ...args], {
+  return spawn(process.execPath, [...NODE_FLAGS, ...EXTRA_FLAGS, BIN, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
