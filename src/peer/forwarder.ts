@@ -9,12 +9,18 @@ import type { Logger } from "pino";
 import { DEFAULT_IDENTITY_HEADERS, ERROR_HEADER, MAX_REQUEST_HEAD } from "../protocol/constants.ts";
 import { errorBody, HTTP_ERRORS, type HttpErrorCode } from "../protocol/errors.ts";
 import { requestBody } from "../protocol/http1-framing.ts";
+import {
+  findHeadEnd,
+  HeadError,
+  HeadRewriter,
+  parseHead,
+  type RequestHead,
+} from "../protocol/request-head.ts";
 import { StreamDuplex } from "../yamux/duplex.ts";
 import type { StreamHandler, YamuxStream } from "../yamux/stream.ts";
 import { LocalExchange } from "./local-exchange.ts";
 import { LocalPool } from "./local-pool.ts";
 import { isProbeToken, PROBE_HEADER } from "./reachability.ts";
-import { findHeadEnd, HeadError, HeadRewriter, parseHead, type RequestHead } from "./request-head.ts";
 
 export interface IdentityHeaderNames {
   agentId: string;

@@ -1,6 +1,6 @@
 /** The peer's request-head reader: limits, what it accepts, what it refuses, and the rewrite. */
 import { describe, expect, it } from "vitest";
-import { findHeadEnd, HeadError, parseHead, rewriteHead } from "../../src/peer/request-head.ts";
+import { findHeadEnd, HeadError, parseHead, rewriteHead } from "../../src/protocol/request-head.ts";
 
 const head = (s: string) => Buffer.from(s, "latin1");
 

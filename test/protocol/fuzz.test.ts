@@ -5,7 +5,6 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { findHeadEnd, HeadError, parseHead, rewriteHead } from "../../src/peer/request-head.ts";
 import {
   AuthDecodeError,
   type AuthOk,
@@ -24,6 +23,7 @@ import {
   parseResponseHead,
   UntilClose,
 } from "../../src/protocol/http1-framing.ts";
+import { findHeadEnd, HeadError, parseHead, rewriteHead } from "../../src/protocol/request-head.ts";
 import { hostName, routeHost } from "../../src/relay/host.ts";
 import { decodeHeader, encodeHeader, YamuxProtocolError } from "../../src/yamux/frame.ts";
 import type { SessionClosedError } from "../../src/yamux/session.ts";

@@ -1,13 +1,16 @@
 /**
- * The request head the peer reads from a stream, before it pipes the rest byte-for-byte. It only
- * splits lines and headers: the relay already parsed and re-serialized the request, so this is a
- * defensive reader, not a full HTTP parser. spec/PROTOCOL.md, "Stream contents".
+ * An HTTP/1.1 request head read from bytes: the peer reads each stream's head with it before it
+ * pipes the rest byte-for-byte, and the relay's fast lane (src/relay/h1-lane.ts) reads public heads
+ * with it. It only splits lines and headers and refuses what could split a line; it is not a full
+ * HTTP parser. The peer's input was already parsed and re-serialized by the relay; the lane leaves
+ * every head this reader (or the lane's own stricter checks) refuses to Node's parser.
+ * spec/PROTOCOL.md, "Stream contents".
  *
  * One pass over the bytes: a header is four offsets into the head, not strings, and the rewrite
  * copies the kept lines as they came. Strings are made only for what is asked for by name.
  */
 
-import { HEAD_END, nameIs, TCHAR, TOKEN } from "../protocol/http1-framing.ts";
+import { HEAD_END, nameIs, TCHAR, TOKEN } from "./http1-framing.ts";
 
 export class HeadError extends Error {
   override name = "HeadError";
