@@ -4,6 +4,10 @@
  * - TLS: ALPN decides (`h2`, else `http/1.1`);
  * - plain: the first bytes decide: the HTTP/2 connection preface means h2c with prior knowledge.
  * Both servers raise the same request events, so the router does not care which one spoke.
+ *
+ * An HTTP/1.1 connection may first go to the router's fast lane (h1-lane.ts), which serves plain
+ * requests itself and hands the connection, with the bytes it has read, to the HTTP/1.1 server
+ * (`toHttp1`) at the first request it does not take.
  */
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { createServer as createH2Server, type Http2Server, type ServerHttp2Session } from "node:http2";
@@ -32,6 +36,8 @@ export interface ListenerOptions {
   idleTimeoutMs: number;
   /** A connection sent no complete request head in time (before any server saw it). */
   onHeaderTimeout: (socket: Socket) => void;
+  /** Takes an HTTP/1.1 connection and the bytes read from it so far (see `toHttp1`). */
+  h1Lane?: (socket: Socket, buffered: Buffer) => void;
 }
 
 export class PublicListener {
@@ -70,11 +76,16 @@ export class PublicListener {
         ...opts.tls,
         ALPNProtocols: ["h2", "http/1.1"],
         handshakeTimeout: opts.headerTimeoutMs,
+        // As the HTTP/1.1 server would set them: the fast lane's connections never reach it.
+        noDelay: true,
+        keepAlive: true,
       });
-      this.front.on("secureConnection", (socket) => this.dispatch(socket, socket.alpnProtocol === "h2"));
+      this.front.on("secureConnection", (socket) =>
+        socket.alpnProtocol === "h2" ? this.dispatch(socket, true) : this.sniff(socket, false),
+      );
       this.front.on("tlsClientError", (_err, socket) => socket.destroy());
     } else {
-      this.front = createNetServer({ noDelay: true }, (socket) => this.sniff(socket));
+      this.front = createNetServer({ noDelay: true, keepAlive: true }, (socket) => this.sniff(socket, true));
     }
     this.front.on("connection", (socket: Socket) => {
       this.sockets.add(socket);
@@ -122,12 +133,26 @@ export class PublicListener {
     this.h1.close();
   }
 
+  /**
+   * Gives a connection to Node's HTTP/1.1 server, `buffered` (bytes already read from it) first.
+   * The socket must be paused, with no reader of its own left.
+   */
+  toHttp1(socket: Socket, buffered: Buffer): void {
+    if (buffered.byteLength > 0) socket.unshift(buffered);
+    this.h1.emit("connection", socket);
+    // The HTTP/1.1 parser needs the buffer flowing.
+    socket.resume();
+  }
+
   private dispatch(socket: Socket, h2: boolean): void {
     (h2 ? this.h2 : this.h1).emit("connection", socket);
   }
 
-  /** Plain port: reads until the bytes either are or cannot be the HTTP/2 preface. */
-  private sniff(socket: Socket): void {
+  /**
+   * Waits for a connection's first bytes, within the header timeout. On the plain port they also
+   * decide the protocol: reads until they either are or cannot be the HTTP/2 preface.
+   */
+  private sniff(socket: Socket, allowH2: boolean): void {
     let seen: Buffer = Buffer.alloc(0);
     const timer = setTimeout(() => {
       socket.off("data", onData);
@@ -136,15 +161,17 @@ export class PublicListener {
     const onData = (chunk: Buffer) => {
       seen = seen.byteLength === 0 ? chunk : Buffer.concat([seen, chunk]);
       const n = Math.min(seen.byteLength, PREFACE.byteLength);
-      const h2 = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
+      const h2 = allowH2 && seen.subarray(0, n).equals(PREFACE.subarray(0, n));
       if (h2 && n < PREFACE.byteLength) return;
       clearTimeout(timer);
       socket.off("data", onData);
       socket.pause();
-      socket.unshift(seen);
-      this.dispatch(socket, h2);
-      // HTTP/2 reads what is buffered by itself; the HTTP/1.1 parser needs the buffer flowing.
-      if (!h2) socket.resume();
+      if (h2) {
+        // HTTP/2 reads what is buffered by itself.
+        socket.unshift(seen);
+        this.dispatch(socket, true);
+      } else if (this.opts.h1Lane) this.opts.h1Lane(socket, seen);
+      else this.toHttp1(socket, seen);
     };
     socket.on("data", onData);
     socket.on("close", () => clearTimeout(timer));

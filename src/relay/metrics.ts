@@ -9,6 +9,8 @@ export interface MetricSources {
   streams: () => number;
   pendingTunnels: () => number;
   draining: () => boolean;
+  /** HTTP/1.1 requests the fast lane served (h1-lane.ts), since start. */
+  laneRequests: () => number;
   /** Present on a cluster node. */
   cluster?: {
     up: () => boolean;
@@ -61,6 +63,11 @@ export class RelayMetrics {
     );
     gauge("agent_relay_streams_active", "Streams open across all tunnels", sources.streams);
     gauge("agent_relay_draining", "1 while the relay is shutting down", () => (sources.draining() ? 1 : 0));
+    gauge(
+      "agent_relay_fast_lane_requests",
+      "HTTP/1.1 requests served without Node's HTTP server, since start",
+      sources.laneRequests,
+    );
     const cl = sources.cluster;
     if (cl) {
       gauge("agent_relay_cluster_up", "1 while this node reaches Redis", () => (cl.up() ? 1 : 0));

@@ -309,7 +309,7 @@ export function proxyRequest(
  * The request line and header block for the stream, or null if the target or a value would break
  * the head (Node's parsers refuse such requests before they get here; this is the last check).
  */
-function requestHead(method: string, target: string, headers: string[]): Buffer | null {
+export function requestHead(method: string, target: string, headers: string[]): Buffer | null {
   if (!TARGET.test(target)) return null;
   let text = `${method} ${target} HTTP/1.1\r\n`;
   for (let i = 0; i < headers.length; i += 2) {
@@ -322,7 +322,7 @@ function requestHead(method: string, target: string, headers: string[]): Buffer 
 
 /** What Node's own client accepts as a request target, and as a header value. */
 const TARGET = /^[\u0021-\u00ff]+$/;
-const BAD_VALUE = /[^\t\u0020-\u007e\u0080-\u00ff]/;
+export const BAD_VALUE = /[^\t\u0020-\u007e\u0080-\u00ff]/;
 
 /** Trailer lines for the last chunk; a field that would break the framing is left out. */
 function trailerLines(raw: string[]): string {
@@ -338,6 +338,17 @@ function trailerLines(raw: string[]): string {
  * once. HTTP/2 checks trailers late, past any catch, so every field is vetted here first.
  */
 function addTrailers(res: PublicResponse, raw: readonly string[]): void {
+  const kept = trailerFields(raw);
+  if (kept.length === 0) return;
+  try {
+    res.addTrailers(h2Fields(kept));
+  } catch {
+    // Node refused a field after all: the answer goes without its trailers.
+  }
+}
+
+/** The answer's trailers that may pass on (names lowercased), as a raw list. */
+export function trailerFields(raw: readonly string[]): string[] {
   const kept: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
@@ -345,12 +356,7 @@ function addTrailers(res: PublicResponse, raw: readonly string[]): void {
     if (TOKEN.test(name) && !BAD_VALUE.test(value) && !NOT_TRAILERS.has(name) && !isHopByHop(name))
       kept.push(name, value);
   }
-  if (kept.length === 0) return;
-  try {
-    res.addTrailers(h2Fields(kept));
-  } catch {
-    // Node refused a field after all: the answer goes without its trailers.
-  }
+  return kept;
 }
 
 /**

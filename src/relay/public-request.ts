@@ -30,13 +30,18 @@ export function clientOf(req: AnyRequest, trusted: BlockList | null): string {
 
 /** `https` on a TLS port; behind a trusted proxy, what its X-Forwarded-Proto says. */
 export function protoOf(req: AnyRequest, tls: boolean, trusted: BlockList | null): "http" | "https" {
+  return protoFrom(req.headers["x-forwarded-proto"], req.socket?.remoteAddress, tls, trusted);
+}
+
+/** The same from the X-Forwarded-Proto value and the socket's peer address. */
+export function protoFrom(
+  said: string | string[] | undefined,
+  remote: string | undefined,
+  tls: boolean,
+  trusted: BlockList | null,
+): "http" | "https" {
   if (tls) return "https";
-  const said = req.headers["x-forwarded-proto"];
-  if (
-    trusted !== null &&
-    typeof said === "string" &&
-    inList(trusted, plainIp(req.socket?.remoteAddress ?? ""))
-  ) {
+  if (trusted !== null && typeof said === "string" && inList(trusted, plainIp(remote ?? ""))) {
     const last = said.split(",").pop()!.trim().toLowerCase();
     if (last === "https" || last === "http") return last;
   }

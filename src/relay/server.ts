@@ -16,6 +16,7 @@ import { Slots } from "../util/slots.ts";
 import { StreamDuplex } from "../yamux/duplex.ts";
 import { GoAwayCode } from "../yamux/frame.ts";
 import { logExchange } from "./access-log.ts";
+import { clientIp } from "./client-ip.ts";
 import type { Cluster, ClusterConfig } from "./cluster/cluster.ts";
 import { CLUSTER_HEADERS } from "./cluster/internal.ts";
 import {
@@ -29,17 +30,27 @@ import {
   verifyRelayConfig,
 } from "./config.ts";
 import { Exchange, pathOf } from "./exchange.ts";
-import type { ForwardInfo } from "./forward-headers.ts";
+import { type ForwardInfo, forwardRequestHeaders } from "./forward-headers.ts";
+import { H1Lane, type LaneServe, REFUSED } from "./h1-lane.ts";
 import { isHealthRequest, sendHealth } from "./health.ts";
 import { routeHost } from "./host.ts";
 import { type PublicResponse, rawError, sendError } from "./http-errors.ts";
 import { IdleSweeper } from "./idle-sweeper.ts";
+import { LaneExchange } from "./lane-exchange.ts";
 import { Limits } from "./limits.ts";
 import { PublicListener } from "./listener.ts";
 import { RelayMetrics } from "./metrics.ts";
 import { MetricsServer } from "./metrics-server.ts";
-import { proxyRequest } from "./proxy.ts";
-import { type AnyRequest, clientOf, h2HeadSize, hostOf, protocolOf, protoOf } from "./public-request.ts";
+import { proxyRequest, requestHead } from "./proxy.ts";
+import {
+  type AnyRequest,
+  clientOf,
+  h2HeadSize,
+  hostOf,
+  protocolOf,
+  protoFrom,
+  protoOf,
+} from "./public-request.ts";
 import { TunnelRegistry } from "./registry.ts";
 import { readTlsPair } from "./tls.ts";
 import type { Tunnel } from "./tunnel.ts";
@@ -93,6 +104,14 @@ function asStream(s: ClientHttp2Stream): Duplex {
   return Object.assign(s, { setNoDelay: () => s, setKeepAlive: () => s });
 }
 
+/** Repeated header values as Node joins them (`req.headers`): undefined for none. */
+function joined(raw: string[]): string | undefined {
+  if (raw.length === 0) return undefined;
+  let out = raw[1]!;
+  for (let i = 3; i < raw.length; i += 2) out += `, ${raw[i]}`;
+  return out;
+}
+
 export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay {
   const config = verifyRelayConfig(input);
   const log = logger ?? pino({ level: config.logLevel, base: { role: "relay" } });
@@ -129,8 +148,10 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
     streams: () => registry.streamCount(),
     draining: () => draining,
   };
+  let laneRequests = 0;
   const metrics = new RelayMetrics({
     ...vitals,
+    laneRequests: () => laneRequests,
     pendingTunnels: () => limits.pendingCount(),
     ...(clusterConfig
       ? {
@@ -174,6 +195,13 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
       metrics.error("request_timeout");
       socket.end(rawError("request_timeout"));
     },
+    h1Lane: (socket, buffered) =>
+      new H1Lane(socket, buffered, {
+        serve: (lane, req) => laneServe(lane, req),
+        toHttp1: (s, b) => listener.toHttp1(s, b),
+        maxHeaderBytes: config.maxHeaderBytes,
+        keepAliveMs: listener.h1.keepAliveTimeout,
+      }),
   });
 
   // --- the router ---
@@ -199,21 +227,88 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
   });
 
   /** The checks every request for an agent passes, in order, before it gets a stream. */
-  const admit = (req: AnyRequest, ex: Exchange, address: string): Tunnel | Refusal => {
-    if (h2HeadSize(req) > config.maxHeaderBytes) return { code: "request_header_too_large" };
+  const admit = (req: AnyRequest, ex: Exchange, address: string): Tunnel | Refusal =>
+    h2HeadSize(req) > config.maxHeaderBytes
+      ? { code: "request_header_too_large" }
+      : admitLength(ex, address, Number(req.headers["content-length"] ?? 0));
+
+  /** The same past the head's size, for a request that declares `length` body bytes. */
+  const admitLength = (ex: Exchange, address: string, length: number): Tunnel | Refusal => {
     const tunnel = registry.get(address);
     if (!tunnel?.isOpen) return { code: "agent_offline" };
     const waitS = limits.admitRequest(address, ex.ip);
     if (waitS > 0) return { code: "rate_limited", headers: { "Retry-After": `${waitS}` } };
     if (tunnel.isBusy) return { code: "tunnel_busy" };
-    if (config.maxBodyBytes > 0 && Number(req.headers["content-length"] ?? 0) > config.maxBodyBytes)
-      return { code: "body_too_large" };
+    if (config.maxBodyBytes > 0 && length > config.maxBodyBytes) return { code: "body_too_large" };
     return tunnel;
   };
 
   const openStream = (tunnel: Tunnel) => {
     metrics.streamOpened();
     return tunnel.openStream();
+  };
+
+  /**
+   * A plain HTTP/1.1 request the fast lane read (h1-lane.ts): served here when its agent's tunnel is
+   * open on this node. The same steps as `onRequest`, without Node's request and response objects;
+   * everything else (the relay's routes, errors before admission, cluster hops) is left to Node.
+   */
+  const laneServe: LaneServe = (lane, req) => {
+    if (draining) return null;
+    const route = routeHost(req.host, config.domain);
+    if (route.kind !== "agent" || !registry.get(route.address)?.isOpen) return null;
+    const { head, method, target } = req;
+    const socket = lane.socket;
+    const ip = clientIp(
+      socket.remoteAddress,
+      trusted ? joined(head.fields("x-forwarded-for")) : undefined,
+      trusted,
+    );
+    const ex = new Exchange(method, pathOf(target), ip, "http/1.1");
+    laneRequests++;
+    inflight.add(ex);
+    ex.agent = route.address;
+    const refuse = (code: HttpErrorCode, headers: Record<string, string> = {}): typeof REFUSED => {
+      ex.error = code;
+      ex.status = HTTP_ERRORS[code].status;
+      metrics.error(code);
+      lane.refuse(rawError(code, { "X-Request-Id": ex.id, ...headers }));
+      finish(ex);
+      return REFUSED;
+    };
+    const admitted = admitLength(ex, route.address, req.length);
+    if ("code" in admitted) return refuse(admitted.code, admitted.headers);
+    const info: ForwardInfo = {
+      clientIp: ip,
+      proto: protoFrom(
+        trusted ? joined(head.fields("x-forwarded-proto")) : undefined,
+        socket.remoteAddress,
+        listener.tls,
+        trusted,
+      ),
+      host: req.host,
+      requestId: ex.id,
+    };
+    const bytes = requestHead(method, target, forwardRequestHeaders(head.headers, info));
+    if (bytes === null) return refuse("bad_request");
+    return new LaneExchange(
+      lane,
+      openStream(admitted),
+      {
+        ex,
+        info,
+        firstByteTimeoutMs: config.firstByteTimeoutMs,
+        idle,
+        fail: (code) => {
+          ex.error = code;
+          metrics.error(code);
+        },
+        closing: () => draining,
+        done: () => finish(ex),
+      },
+      method,
+      bytes,
+    );
   };
 
   /** A request another node forwarded here: route by its address, never forward it again. */
