@@ -221,11 +221,17 @@ function digit(c: number): number {
 /**
  * Parses a complete response head (status line to the final CRLF CRLF, without the final CRLF CRLF,
  * as bytes or latin1 text) for a request with `method`. `keep` also returns the header list and
- * keeps the trailers of a chunked body. Lines are split on CRLF only. The head is read as one latin1
+ * the reason; `trailers` (by default `keep`) keeps the trailers of a chunked body and refuses a head
+ * with both framings, as a forwarder must. Lines are split on CRLF only. The head is read as one latin1
  * string: one native call, where a call per line and per field cost ten times as much (`toString`
  * and `indexOf` on a Buffer each cross into C++).
  */
-export function parseResponseHead(input: string | Buffer, method: string, keep = false): ResponseHead {
+export function parseResponseHead(
+  input: string | Buffer,
+  method: string,
+  keep = false,
+  trailers = keep,
+): ResponseHead {
   const t = typeof input === "string" ? input : input.toString("latin1");
   const n = t.length;
   let lineEnd = t.indexOf("\r\n");
@@ -303,12 +309,12 @@ export function parseResponseHead(input: string | Buffer, method: string, keep =
   } else if (status < 200 || status === 204 || status === 304 || method === "HEAD") {
     body = null;
     reusable = !close;
-  } else if (keep && chunked !== undefined && length !== undefined) {
+  } else if (trailers && chunked !== undefined && length !== undefined) {
     // Both Transfer-Encoding and Content-Length: the former wins, and the connection is not reused.
     // A forwarder would pass the Content-Length on with a body framed otherwise: refused outright.
     throw new FramingError("both Transfer-Encoding and Content-Length");
   } else if (chunked !== undefined) {
-    body = chunked ? new ChunkedBody(keep) : new UntilClose();
+    body = chunked ? new ChunkedBody(trailers) : new UntilClose();
     reusable = chunked && !close && length === undefined;
   } else if (length !== undefined) {
     const bytes = Number(length);

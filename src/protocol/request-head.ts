@@ -188,7 +188,11 @@ export class HeadRewriter {
     this.tail = Buffer.from(`${text}\r\n`, "latin1");
   }
 
-  apply(head: RequestHead): Buffer {
+  /**
+   * The head rewritten. `tail`, when given, stands in for the added lines and the empty line that
+   * ends the head (the caller vouches for its lines).
+   */
+  apply(head: RequestHead, tail?: string): Buffer {
     const src = head.buf;
     const o = head.offsets;
     const n = head.count;
@@ -216,10 +220,12 @@ export class HeadRewriter {
       runs.push(at);
       size += at - runs[runs.length - 2]!;
     }
-    const out = Buffer.allocUnsafe(size + this.tail.byteLength);
+    const extra = tail === undefined ? this.tail.byteLength : tail.length;
+    const out = Buffer.allocUnsafe(size + extra);
     let w = 0;
     for (let r = 0; r < runs.length; r += 2) w += src.copy(out, w, runs[r]!, runs[r + 1]!);
-    this.tail.copy(out, w);
+    if (tail === undefined) this.tail.copy(out, w);
+    else out.write(tail, w, "latin1");
     return out;
   }
 

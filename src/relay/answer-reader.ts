@@ -15,7 +15,13 @@ import {
 export interface AnswerEvents {
   /** `100 Continue`. Other interim responses (102, 103) are dropped, as Node's client drops them. */
   onContinue(): void;
-  onHead(status: number, reason: string, headers: string[]): void;
+  /** The final head, parsed. A handler has this or `onHeadBytes`. */
+  onHead?(status: number, reason: string, headers: string[]): void;
+  /**
+   * Instead of `onHead`: the final head's bytes (status line to the last header line,
+   * without the final CRLF CRLF; a view valid during the call) and its status, unparsed past framing.
+   */
+  onHeadBytes?(head: Buffer, status: number): void;
   onData(chunk: Buffer): void;
   /** The answer is complete; `trailers` is a raw list (name, value, ...). */
   onEnd(trailers: string[]): void;
@@ -68,13 +74,15 @@ export class AnswerReader {
     const got = this.head.take(chunk, i);
     if (got === null) return chunk.byteLength;
     const next = got.next;
-    const h = parseResponseHead(got.head, this.method, true);
+    const raw = this.ev.onHeadBytes !== undefined;
+    const h = parseResponseHead(got.head, this.method, !raw, true);
     if (h.upgrade) throw new FramingError("101 for a request that asked for no upgrade");
     if (h.interim) {
       if (h.status === 100) this.ev.onContinue();
       return next;
     }
-    this.ev.onHead(h.status, h.reason, h.headers!);
+    if (raw) this.ev.onHeadBytes!(got.head, h.status);
+    else this.ev.onHead!(h.status, h.reason, h.headers!);
     if (h.body === null) this.finish();
     else this.body = h.body;
     return next;

@@ -79,6 +79,11 @@ export function plainRequest(head: Buffer): LaneRequest | null {
     if (err instanceof HeadError) return null;
     throw err;
   }
+  // No control character but the line ends and HTAB anywhere (Node's parser refuses most of them).
+  for (let k = 0; k < head.byteLength; k++) {
+    const b = head[k]!;
+    if (b < 0x20 ? b !== 0x09 && b !== 0x0d && b !== 0x0a : b === 0x7f) return null;
+  }
   const line = h.requestLine;
   const sp1 = line.indexOf(" ");
   const sp2 = line.length - 9;

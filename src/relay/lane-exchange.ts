@@ -1,19 +1,18 @@
 /**
  * One request of the HTTP/1.1 fast lane (h1-lane.ts) on its stream: the head and body go onto the
- * stream, the answer comes back through AnswerReader and goes to the socket as HTTP/1.1 with the
- * headers Node's server would send (the answer's own, minus hop-by-hop ones, plus X-Request-Id,
- * Date, Connection), its body as it came when it has a Content-Length, chunked otherwise.
+ * stream, the answer comes back through AnswerReader and goes to the socket as HTTP/1.1. Its head
+ * is copied as the local server wrote it, without the fields forwardAnswerHead drops, plus the
+ * relay's X-Request-Id, Date (when missing), Connection and Keep-Alive; its body as it came when it
+ * has a Content-Length, chunked otherwise.
  */
-import { STATUS_CODES } from "node:http";
 import { MAX_REQUEST_HEAD } from "../protocol/constants.ts";
 import { HTTP_ERRORS, type HttpErrorCode } from "../protocol/errors.ts";
-import { FramingError, TOKEN } from "../protocol/http1-framing.ts";
 import type { StreamHandler, YamuxStream } from "../yamux/stream.ts";
 import { type AnswerEvents, AnswerReader } from "./answer-reader.ts";
-import { forwardResponseHeaders } from "./forward-headers.ts";
+import { forwardAnswerHead } from "./forward-headers.ts";
 import type { LaneExchange as Exchanging, H1Lane } from "./h1-lane.ts";
 import { rawError } from "./http-errors.ts";
-import { BAD_VALUE, type ProxyOptions, StreamGuard, trailerFields } from "./proxy.ts";
+import { type ProxyOptions, StreamGuard, trailerFields } from "./proxy.ts";
 
 export interface LaneExchangeOptions extends Omit<ProxyOptions, "maxBodyBytes"> {
   /** The relay is draining: the answer says `Connection: close`. */
@@ -132,29 +131,19 @@ export class LaneExchange implements StreamHandler, AnswerEvents, Exchanging {
     // The lane takes no request with Expect: an unasked-for 100 is dropped (RFC 9110 15.2).
   }
 
-  onHead(status: number, reason: string, headers: string[]): void {
+  onHeadBytes(head: Buffer, status: number): void {
     this.guard.stopClock();
-    if (BAD_VALUE.test(reason)) throw new FramingError("control character in the reason phrase");
-    let text = `HTTP/1.1 ${status} ${reason || STATUS_CODES[status] || "Unknown"}\r\n`;
-    const fields = forwardResponseHeaders(headers, this.o.ex.id);
-    let length = false;
-    let date = false;
-    for (let i = 0; i < fields.length; i += 2) {
-      const name = fields[i]!;
-      const value = fields[i + 1]!;
-      if (!TOKEN.test(name) || BAD_VALUE.test(value)) throw new FramingError("a header Node would refuse");
-      text += `${name}: ${value}\r\n`;
-      if (name.length === 14) length ||= name.toLowerCase() === "content-length";
-      else if (name.length === 4) date ||= name.toLowerCase() === "date";
-    }
-    if (!date) text += `Date: ${httpDate()}\r\n`;
     this.reuse = this.lane.keepAlive && !this.o.closing();
-    text += this.reuse
-      ? `Connection: keep-alive\r\nKeep-Alive: ${this.lane.keepAliveField}\r\n`
-      : "Connection: close\r\n";
-    this.chunked = this.method !== "HEAD" && status !== 204 && status !== 304 && !length;
-    if (this.chunked) text += "Transfer-Encoding: chunked\r\n";
-    this.head = Buffer.from(`${text}\r\n`, "latin1");
+    this.head = forwardAnswerHead(head, (has) => {
+      let tail = `X-Request-Id: ${this.o.ex.id}\r\n`;
+      if (!has.date) tail += `Date: ${httpDate()}\r\n`;
+      tail += this.reuse
+        ? `Connection: keep-alive\r\nKeep-Alive: ${this.lane.keepAliveField}\r\n`
+        : "Connection: close\r\n";
+      this.chunked = this.method !== "HEAD" && status !== 204 && status !== 304 && !has.length;
+      if (this.chunked) tail += "Transfer-Encoding: chunked\r\n";
+      return tail;
+    });
     this.o.ex.status = status;
   }
 

@@ -322,7 +322,7 @@ export function requestHead(method: string, target: string, headers: string[]): 
 
 /** What Node's own client accepts as a request target, and as a header value. */
 const TARGET = /^[\u0021-\u00ff]+$/;
-export const BAD_VALUE = /[^\t\u0020-\u007e\u0080-\u00ff]/;
+const BAD_VALUE = /[^\t\u0020-\u007e\u0080-\u00ff]/;
 
 /** Trailer lines for the last chunk; a field that would break the framing is left out. */
 function trailerLines(raw: string[]): string {

@@ -30,7 +30,7 @@ import {
   verifyRelayConfig,
 } from "./config.ts";
 import { Exchange, pathOf } from "./exchange.ts";
-import { type ForwardInfo, forwardRequestHeaders } from "./forward-headers.ts";
+import { type ForwardInfo, forwardPlainRequestHead, forwardRequestHeaders } from "./forward-headers.ts";
 import { H1Lane, type LaneServe, REFUSED } from "./h1-lane.ts";
 import { isHealthRequest, sendHealth } from "./health.ts";
 import { routeHost } from "./host.ts";
@@ -289,7 +289,9 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
       host: req.host,
       requestId: ex.id,
     };
-    const bytes = requestHead(method, target, forwardRequestHeaders(head.headers, info));
+    const bytes =
+      forwardPlainRequestHead(head, info) ??
+      requestHead(method, target, forwardRequestHeaders(head.headers, info));
     if (bytes === null) return refuse("bad_request");
     return new LaneExchange(
       lane,

@@ -177,6 +177,8 @@ describe("which requests the fast lane takes", () => {
     ["a folded header", [...plain, "X-A: 1", " 2"]],
     ["a space before the colon", [...plain, "X-A : 1"]],
     ["a bare LF", ["GET / HTTP/1.1", "Host: x\nX-A: 1"]],
+    ["a control character in a value", [...plain, "X-A: a\u0001b"]],
+    ["DEL in a value", [...plain, "X-A: \u007f"]],
   ])("leaves %s to Node's server", (_what, lines) => {
     expect(plainRequest(head(lines))).toBeNull();
   });
