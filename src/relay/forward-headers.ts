@@ -170,7 +170,8 @@ export interface AnswerHeadFacts {
 
 const latin1 = (name: string) => Buffer.from(name, "latin1");
 /** Dropped from every answer: hop-by-hop fields and the local server's X-Request-Id. */
-const ANSWER_DROP = [...HOP_BY_HOP, "x-request-id"].map(latin1);
+const ANSWER_DROP: Buffer[][] = [];
+for (const name of [...HOP_BY_HOP, "x-request-id"]) (ANSWER_DROP[name.length] ??= []).push(latin1(name));
 const CONNECTION = latin1("connection");
 const CONTENT_LENGTH = latin1("content-length");
 const DATE = latin1("date");
@@ -233,24 +234,28 @@ function scanAnswerHead(head: Buffer, extraDrop: Buffer[] | null): AnswerScan {
       if (badValueByte(head[pos]!)) throw new FramingError("control character in a header value");
       pos++;
     }
+    // A CR must end the line: a bare one would end it for the client and not for the parser.
+    if (pos < n && head[pos + 1] !== 0x0a) throw new FramingError("bare CR in a header line");
     const end = pos;
     pos += 2;
-    if (nameIs(head, start, colon, CONNECTION)) {
+    const size = colon - start;
+    if (size === 10 && nameIs(head, start, colon, CONNECTION)) {
       for (const t of head.toString("latin1", colon + 1, end).split(",")) {
         const token = t.trim().toLowerCase();
         if (token !== "" && token !== "close" && token !== "keep-alive") (listed ??= []).push(latin1(token));
       }
     }
     let drop = false;
-    for (const d of ANSWER_DROP) if (nameIs(head, start, colon, d)) drop = true;
+    const same = ANSWER_DROP[size];
+    if (same) for (const d of same) if (nameIs(head, start, colon, d)) drop = true;
     if (extraDrop) for (const d of extraDrop) if (nameIs(head, start, colon, d)) drop = true;
     if (drop) {
       if (runStart !== -1) runs.push(runStart, runEnd);
       runStart = -1;
       continue;
     }
-    length ||= nameIs(head, start, colon, CONTENT_LENGTH);
-    date ||= nameIs(head, start, colon, DATE);
+    if (size === 14) length ||= nameIs(head, start, colon, CONTENT_LENGTH);
+    else if (size === 4) date ||= nameIs(head, start, colon, DATE);
     if (runStart === -1) runStart = start;
     runEnd = end;
     kept += end - start + 2;

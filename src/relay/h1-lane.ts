@@ -139,9 +139,12 @@ export class H1Lane {
     if (!this.over) socket.resume();
   }
 
-  /** Whether the connection may carry another request after the current one. */
+  /**
+   * Whether the connection may carry another request after the current one: not if the client asked
+   * to close, nor while part of the current request is still unread (an answer before the upload).
+   */
   get keepAlive(): boolean {
-    return !this.closeAfter && !this.over;
+    return !this.closeAfter && !this.over && this.remaining === 0;
   }
 
   /** Reads the socket again after an exchange's `body` returned false. */
@@ -152,8 +155,8 @@ export class H1Lane {
   /** Writes an error answer (raw, with `Connection: close`) and closes the connection. */
   refuse(answer: string): void {
     this.current = null;
+    this.socket.write(answer);
     this.close();
-    this.socket.end(answer);
   }
 
   /**
@@ -162,11 +165,7 @@ export class H1Lane {
    */
   done(reuse: boolean): void {
     this.current = null;
-    if (!reuse || !this.keepAlive || this.remaining > 0) {
-      this.close();
-      this.socket.end();
-      return;
-    }
+    if (!reuse || !this.keepAlive) return this.close();
     this.socket.resume();
     this.next();
   }
@@ -231,9 +230,14 @@ export class H1Lane {
     if (this.current === null && !this.over) this.socket.destroy();
   };
 
+  /**
+   * No more requests: FIN once the answer is written, then the socket goes (as Node's server does
+   * after `Connection: close`), whatever the client does with its side.
+   */
   private close(): void {
     this.over = true;
     this.socket.setTimeout(0);
+    this.socket.destroySoon();
   }
 
   private handOver(): void {

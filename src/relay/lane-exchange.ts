@@ -112,7 +112,8 @@ export class LaneExchange implements StreamHandler, AnswerEvents, Exchanging {
 
   /** The stream takes more of the request body. */
   drain(): void {
-    if (!this.streamFull) return;
+    // Not once over: the socket may be another exchange's to pause by then.
+    if (this.over || !this.streamFull) return;
     this.streamFull = false;
     this.lane.resume();
   }
