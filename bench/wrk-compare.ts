@@ -11,15 +11,22 @@
  * median of the per-pair ratios, the relay's and the peer's CPU time per request, and the relay's
  * GC work per request (its /metrics: prom-client's nodejs_gc_duration_seconds).
  *
+ * `--tunnels N` (N > 1) runs the tunnel side as scenario 4 does: one bench process holds N tunnels
+ * (bench/procs/many-peer.ts) and every request goes to a random agent (a wrk Lua script), so no two
+ * requests in a row share a tunnel and nothing batches across requests: a relay serving many agents.
+ *
  * `--idle` waits that many seconds after the warm-up runs, as a relay between bursts does: after
  * about 8 s V8's memory reducer runs a full GC, which tenures whatever the process holds then (see
  * bench/gc-churn.ts for what that does to a churned Map or Set).
  */
 import { execFile } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { flags } from "./lib/args.ts";
 import { startTunnelEnv } from "./lib/env.ts";
 import { cpuSeconds } from "./lib/proc-stats.ts";
+import { type Proc, startLocalServer, startManyPeer, startRelay, stopAll, tempDir } from "./lib/procs.ts";
 import { summarize } from "./lib/stats.ts";
 import type { Target } from "./load/http-client.ts";
 
@@ -30,6 +37,7 @@ const runs = args.number("runs", 5, true);
 const counts = args.numbers("connections", [16, 128]);
 const seconds = args.number("seconds", 3, true);
 const idleS = args.text("idle") === undefined ? 0 : args.number("idle", 0);
+const tunnels = args.number("tunnels", 1, true);
 
 interface WrkResult {
   reqPerS: number;
@@ -39,8 +47,11 @@ interface WrkResult {
 
 const UNIT_MS: Record<string, number> = { us: 1e-3, ms: 1, s: 1e3 };
 
-async function wrk(t: Target, connections: number, durationS: number): Promise<WrkResult> {
-  const host = t.host ? ["-H", `Host: ${t.host}`] : [];
+/** Where wrk sends: a Host header, or a Lua script that picks one per request. */
+type WrkTarget = Target & { script?: string };
+
+async function wrk(t: WrkTarget, connections: number, durationS: number): Promise<WrkResult> {
+  const host = t.script ? ["-s", t.script] : t.host ? ["-H", `Host: ${t.host}`] : [];
   const url = `http://127.0.0.1:${t.port}/small`;
   let out: string;
   try {
@@ -84,11 +95,66 @@ async function relayGc(metricsPort: number): Promise<GcTotals> {
   return total;
 }
 
-const env = await startTunnelEnv({ relayArgs: ["--metrics-listen", "127.0.0.1:0"] });
+interface Env {
+  direct: WrkTarget;
+  tunnel: WrkTarget;
+  relay: Proc;
+  peer: Proc;
+  check(): void;
+  close(): Promise<void>;
+}
+
+const METRICS = ["--metrics-listen", "127.0.0.1:0"];
+
+/** Local server, relay and one bench process holding `n` tunnels; wrk picks an agent per request. */
+async function startManyEnv(n: number): Promise<Env> {
+  const dir = tempDir("wrk-many");
+  try {
+    const [local, relay] = await Promise.all([startLocalServer(), startRelay(0, METRICS)]);
+    const peer = startManyPeer();
+    await peer.ready;
+    const open = await peer.call<{ hosts: string[]; connected: number }>("open", {
+      relayUrl: `ws://127.0.0.1:${relay.port}`,
+      target: `http://127.0.0.1:${local.port}`,
+      count: n,
+      concurrency: 32,
+      secureChannel: "never",
+      timeoutMs: 120_000 + n * 50,
+    });
+    if (open.connected !== n) throw new Error(`only ${open.connected} of ${n} tunnels connected`);
+    const script = join(dir.path, "random-agent.lua");
+    writeFileSync(
+      script,
+      `local hosts = {${open.hosts.map((h) => JSON.stringify(h)).join(",")}}\n` +
+        `request = function() return wrk.format("GET", nil, { Host = hosts[math.random(#hosts)] }) end\n`,
+    );
+    const procs = [local.proc, relay.proc, peer];
+    return {
+      direct: { port: local.port },
+      tunnel: { port: relay.port, script },
+      relay: relay.proc,
+      peer,
+      check: () => {
+        for (const p of procs) p.assertRunning();
+      },
+      close: async () => {
+        await stopAll();
+        dir.remove();
+      },
+    };
+  } catch (err) {
+    await stopAll();
+    dir.remove();
+    throw err;
+  }
+}
+
+const env: Env = tunnels > 1 ? await startManyEnv(tunnels) : await startTunnelEnv({ relayArgs: METRICS });
 try {
   const metricsPort = Number((await env.relay.waitForOutput(/metrics on [^;\s]+:(\d+)/, 5000)).match[1]);
   console.log(
     `wrk -t1, ${seconds} s per run, median of ${runs} alternating pairs` +
+      (tunnels > 1 ? `, a random agent of ${tunnels} per request` : "") +
       (idleS > 0 ? `, ${idleS} s idle after the warm-up` : ""),
   );
   for (const c of counts) {
