@@ -133,9 +133,9 @@ export class Forwarder {
     }).start(head, rest);
   }
 
-  private unreachable(stream: YamuxStream, err?: Error, onClose?: () => void): void {
+  private unreachable(stream: YamuxStream, err?: Error, answered?: () => void): void {
     this.opts.log?.warn({ target: this.opts.target.href, err: err?.message }, "local server unreachable");
-    respond(stream, "local_unreachable", onClose);
+    respond(stream, "local_unreachable", answered);
   }
 
   private connectLocal(
@@ -266,27 +266,32 @@ class HeadReader implements StreamHandler {
 
 const EMPTY = Buffer.alloc(0);
 
-/** Takes whatever else the relay sends for a request already answered; `onClose` once it is gone. */
-function discard(stream: YamuxStream, onClose?: () => void): void {
-  stream.attach({ data() {}, end() {}, drain() {}, close: () => onClose?.() });
+/** Takes whatever else the relay sends for a request already answered. */
+function discard(stream: YamuxStream): void {
+  stream.attach({ data() {}, end() {}, drain() {}, close() {} });
   // Whoever had the stream may have paused it (a local socket that would not take the body): held
-  // data would keep the relay's FIN, and so the stream and its slot, forever.
+  // data would keep the relay's FIN, and so the stream, forever.
   stream.resume();
 }
 
 /** Answers our own reachability probe without touching the local server. */
 function answerProbe(stream: YamuxStream, token: string, release: () => void): void {
-  discard(stream, release);
+  discard(stream);
   stream.end(`HTTP/1.1 204 No Content\r\n${PROBE_HEADER}: ${token}\r\nConnection: close\r\n\r\n`);
+  release();
 }
 
-/** Answers the stream with a JSON error and ends it; `onClose` runs once the stream is gone. */
-export function respond(stream: YamuxStream, code: HttpErrorCode, onClose?: () => void): void {
-  discard(stream, onClose);
+/**
+ * Answers the stream with a JSON error and ends it; `answered` runs then. The exchange is over
+ * there: its slot does not wait for the relay's FIN, which may be held (spec, "Batching").
+ */
+export function respond(stream: YamuxStream, code: HttpErrorCode, answered?: () => void): void {
+  discard(stream);
   const body = errorBody(code);
   const { status } = HTTP_ERRORS[code];
   stream.end(
     `HTTP/1.1 ${status} ${code}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n` +
       `${ERROR_HEADER}: ${code}\r\nConnection: close\r\n\r\n${body}`,
   );
+  answered?.();
 }

@@ -169,7 +169,7 @@ export class LaneExchange implements StreamHandler, AnswerEvents, Exchanging {
       this.write(`${last}\r\n`);
     }
     // FIN for the relay's side; what else the peer sends for this exchange is discarded.
-    this.stream.end();
+    this.stream.endQuiet();
     this.stream.resume();
     // An answer before the whole request: the rest of the request is not read (the lane closes).
     if (!this.sent) this.guard.reset();

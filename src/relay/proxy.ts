@@ -271,7 +271,7 @@ class ProxiedRequest implements StreamHandler {
     addTrailers(this.res, trailers);
     this.res.end();
     // FIN for the relay's side; what else the peer sends for this exchange is discarded.
-    this.stream.end();
+    this.stream.endQuiet();
     this.stream.resume();
   }
 

@@ -18,6 +18,11 @@ export interface YamuxConfig {
   acceptStreams: boolean;
   /** Inbound streams open at once before new ones are refused with RST. */
   maxInboundStreams: number;
+  /**
+   * Longest a held bare frame (an accepted stream's ACK, a FIN from `endQuiet`) waits for a frame
+   * to leave with.
+   */
+  holdBareMs: number;
 }
 
 export const defaultConfig: YamuxConfig = {
@@ -29,6 +34,7 @@ export const defaultConfig: YamuxConfig = {
   keepAliveTimeoutMs: 10_000,
   acceptStreams: true,
   maxInboundStreams: 65_536,
+  holdBareMs: 1000,
 };
 
 export function verifyConfig(c: YamuxConfig): YamuxConfig {
@@ -48,5 +54,6 @@ export function verifyConfig(c: YamuxConfig): YamuxConfig {
   if (c.keepAliveIntervalMs < 0 || c.keepAliveTimeoutMs <= 0) bad("keepalive times must be positive");
   if (!Number.isInteger(c.maxInboundStreams) || c.maxInboundStreams < 0)
     bad("maxInboundStreams must be >= 0");
+  if (!(c.holdBareMs >= 1 && c.holdBareMs <= 2 ** 31 - 1)) bad("holdBareMs must be from 1 to 2^31-1");
   return c;
 }

@@ -13,6 +13,7 @@ import {
   FrameType,
   GoAwayCode,
   HEADER_LENGTH,
+  INITIAL_WINDOW,
   YamuxProtocolError,
 } from "./frame.ts";
 import { Outbox } from "./outbox.ts";
@@ -34,8 +35,10 @@ const MAX_STREAM_ID = 0xffffffff;
 /** See `Session.repliesQueued`: far beyond what any honest remote makes us queue. */
 const MAX_QUEUED_REPLIES = 65_536;
 
-/** Longest a bare ACK or FIN waits for a frame to leave with (see `lazyFrame`). */
+/** Longest a bare FIN waits for a frame to leave with (see `lazyFrame`). */
 const LAZY_MS = 1;
+/** A held ACK leaves once the remote has sent this much: the credit it carries must not come late. */
+const ACK_RELEASE_BYTES = INITIAL_WINDOW / 2;
 
 export class SessionClosedError extends Error {
   override name = "SessionClosedError";
@@ -79,8 +82,12 @@ export class Session extends EventEmitter<SessionEvents> {
   /** Receive-window growth this session's streams hold (window-budget.ts). */
   private grown = 0;
   private flushScheduled = false;
-  /** Set while only bare ACKs and FINs wait: they may wait up to LAZY_MS for company. */
+  /** Set while a bare FIN waits (`lazyFrame`): up to LAZY_MS for company. */
   private lazyTimer: NodeJS.Timeout | undefined;
+  /** Set while only held bare frames wait (`lazyFrame`, `held`): up to `holdBareMs`. */
+  private heldTimer: NodeJS.Timeout | undefined;
+  /** Messages handed to the transport so far: a held ACK is still queued while this has not moved. */
+  private sent = 0;
   /** Streams whose writer waits for the transport to catch up (`waitWritable`). */
   private readonly writeWaiters = new Slots<YamuxStream>();
   /** Called whenever a stream leaves the session (finished, reset, or the session closed). */
@@ -221,6 +228,7 @@ export class Session extends EventEmitter<SessionEvents> {
     this.closed = true;
     if (this.pingTimer) clearInterval(this.pingTimer);
     clearTimeout(this.lazyTimer);
+    clearTimeout(this.heldTimer);
     const failure = err ?? new SessionClosedError("session closed", "closed");
     // Each stream forgets itself (`forget`), which empties `streams` and `writeWaiters`.
     for (const s of Object.values(this.streams)) s?.onSessionClosed(failure);
@@ -233,6 +241,8 @@ export class Session extends EventEmitter<SessionEvents> {
   /** Resolves when everything queued so far has been handed to the transport. */
   flushed(): Promise<void> {
     if (this.out.bytes === 0 && this.inFlight === 0) return Promise.resolve();
+    // Held frames go now: nothing else may be coming to carry them.
+    if (this.heldTimer !== undefined) this.scheduleFlush();
     return new Promise((resolve) => this.whenIdle(resolve));
   }
 
@@ -250,8 +260,9 @@ export class Session extends EventEmitter<SessionEvents> {
     this.frame(FrameType.WindowUpdate, 0, id, delta);
   }
 
-  sendFin(id: number): void {
-    this.lazyFrame(FrameType.WindowUpdate, Flag.FIN, id, 0);
+  /** `held`: the remote waits for nothing this FIN tells it (see `lazyFrame`). */
+  sendFin(id: number, held = false): void {
+    this.lazyFrame(FrameType.WindowUpdate, Flag.FIN, id, 0, held);
   }
 
   sendRst(id: number): void {
@@ -319,7 +330,10 @@ export class Session extends EventEmitter<SessionEvents> {
         this.streams[id] = stream;
         this.openCount++;
         this.inboundCount++;
-        this.lazyFrame(FrameType.WindowUpdate, Flag.ACK, id, stream.initialCredit());
+        // The opener needs nothing from the ACK but its credit: it is held for the stream's first
+        // frame back (the response), or until the opener has sent enough to need the credit.
+        this.lazyFrame(FrameType.WindowUpdate, Flag.ACK, id, stream.initialCredit(), true);
+        stream.ackQueuedAt = this.sent;
         // Handed over at once, so its owner is listening before any later frame (an RST in the
         // same message) can fail it. With nobody to hand it to, it is reset.
         if (!this.emit("stream", stream)) stream.destroy();
@@ -339,6 +353,12 @@ export class Session extends EventEmitter<SessionEvents> {
     // is discarded, but it can still never be larger than any window we grant.
     if (stream ? !stream.reserve(length) : length > this.config.maxStreamWindow)
       throw new YamuxProtocolError(`stream ${id} exceeded its receive window`);
+    if (
+      stream?.ackQueuedAt === this.sent &&
+      stream.receiveWindow - stream.recvWindow >= ACK_RELEASE_BYTES &&
+      this.heldTimer !== undefined
+    )
+      this.scheduleFlush();
     this.bodyStream = stream;
     this.bodyFlags = flags;
     this.bodyRemaining = length;
@@ -444,15 +464,21 @@ export class Session extends EventEmitter<SessionEvents> {
   /**
    * Queues a bare ACK or FIN. It leaves with the next frame that must go at once (the answer's
    * first bytes, the next request), or after LAZY_MS: a message, a write and a wake-up of the
-   * other side saved per request when they are not batched anyway.
+   * other side saved per request when they are not batched anyway. A `held` frame is one the remote
+   * waits for nothing from (an ACK, whose credit goes out early when needed; a FIN after a finished
+   * exchange): it waits up to `holdBareMs`, so it leaves with the next request or response even on
+   * a tunnel that carries one at a time.
    */
-  private lazyFrame(type: number, flags: number, id: number, length: number): void {
+  private lazyFrame(type: number, flags: number, id: number, length: number, held = false): void {
     if (this.closed) return;
-    // With a backlog held back by the transport, a send callback is coming and carries the frame.
-    const backlog = this.out.bytes > 0;
+    // Queued bytes with no flush or timer coming: a backlog held back by the transport, whose send
+    // callback carries the frame.
+    const backlog = this.out.bytes > 0 && this.heldTimer === undefined;
     this.out.header(type, flags, id, length);
-    if (!backlog && !this.flushScheduled && this.lazyTimer === undefined)
-      this.lazyTimer = setTimeout(this.flush, LAZY_MS);
+    if (backlog || this.flushScheduled || this.lazyTimer !== undefined) return;
+    if (!held) this.lazyTimer = setTimeout(this.flush, LAZY_MS);
+    // Unreferenced: a frame nobody waits for never keeps the process alive.
+    else this.heldTimer ??= setTimeout(this.flush, this.config.holdBareMs).unref();
   }
 
   private scheduleFlush(): void {
@@ -468,6 +494,10 @@ export class Session extends EventEmitter<SessionEvents> {
       clearTimeout(this.lazyTimer);
       this.lazyTimer = undefined;
     }
+    if (this.heldTimer !== undefined) {
+      clearTimeout(this.heldTimer);
+      this.heldTimer = undefined;
+    }
     this.flushNow();
   };
 
@@ -477,10 +507,17 @@ export class Session extends EventEmitter<SessionEvents> {
       if (msg === undefined) break;
       const size = msg.byteLength;
       this.inFlight += size;
+      this.sent++;
       this.transport.send(msg, (err) => {
         this.inFlight -= size;
         if (err) return this.transportClosed();
-        if (this.out.bytes > 0 && !this.flushScheduled && this.lazyTimer === undefined) this.flushNow();
+        if (
+          this.out.bytes > 0 &&
+          !this.flushScheduled &&
+          this.lazyTimer === undefined &&
+          this.heldTimer === undefined
+        )
+          this.flushNow();
         this.releaseWriters();
         this.checkIdle();
       });

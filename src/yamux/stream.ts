@@ -74,6 +74,10 @@ export class YamuxStream {
   private closeReason: Error | undefined;
   /** Index among the session's writers waiting for the transport (src/util/slots.ts), or -1. */
   slot = -1;
+  /** The session's sent-message count when it queued our held ACK (session.ts), or -1. */
+  ackQueuedAt = -1;
+  /** Our FIN may be held (`endQuiet`). */
+  private finQuiet = false;
 
   constructor(session: Session, id: number, maxWindow: number) {
     this.session = session;
@@ -173,6 +177,15 @@ export class YamuxStream {
     if (data !== undefined) this.write(data);
     this.finQueued = true;
     if (this.queue.length === 0) this.sendFin();
+  }
+
+  /**
+   * `end()` when the remote waits for nothing from our FIN (the exchange is over on both sides):
+   * the FIN may wait up to the session's `holdBareMs` for a frame to leave with.
+   */
+  endQuiet(): void {
+    this.finQuiet = true;
+    this.end();
   }
 
   /** The handler's reader took buffered bytes (see `StreamHandler.buffered`). */
@@ -298,7 +311,7 @@ export class YamuxStream {
 
   private sendFin(): void {
     this.localFin = true;
-    this.session.sendFin(this.id);
+    this.session.sendFin(this.id, this.finQuiet);
     this.maybeDone();
   }
 

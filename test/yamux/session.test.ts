@@ -277,7 +277,19 @@ describe("flow control", () => {
     const { opener, acceptor } = sessionPair({ maxStreamWindow: 4 * MiB }, { maxStreamWindow: 2 * MiB });
     const { s, r } = await openBoth(opener, acceptor);
     expect(r.stream.sendWindow).toBe(4 * MiB);
+    r.write("x"); // the held ACK leaves with the first frame back
     await until(() => s.stream.sendWindow === 2 * MiB, "ACK credit arrives");
+  });
+
+  it("a held ACK's credit goes out once the opener has sent half the initial window", async () => {
+    // Nothing comes back and the hold outlasts the test: only the bytes received can release it.
+    const { opener, acceptor } = sessionPair({}, { maxStreamWindow: 4 * MiB, holdBareMs: 3_600_000 });
+    const accepted = nextStream(acceptor);
+    const s = opener.openStream();
+    const payload = randomBytes(3 * MiB);
+    s.end(payload);
+    const r = await accepted;
+    expect((await readAll(r)).equals(payload)).toBe(true);
   });
 });
 
@@ -290,6 +302,53 @@ describe("framing", () => {
     await until(() => streams.length === 50, "50 streams accepted");
     // 50 SYNs and 50 data frames, one message.
     expect(up.messageCount).toBe(1);
+  });
+
+  it("holds an accepted stream's ACK for the stream's first frame back, however late", async () => {
+    const { opener, acceptor, down } = sessionPair({}, { holdBareMs: 3_600_000 });
+    down.record = true;
+    const { s, r } = await openBoth(opener, acceptor);
+    s.write("request");
+    await once(r, "data");
+    // Long past the 1 ms a bare FIN waits: the ACK still has not left on its own.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(down.messageCount).toBe(0);
+    r.write("response");
+    expect((await once(s, "data"))[0].toString()).toBe("response");
+    expect(down.messageCount).toBe(1);
+    const frames = parseFrames(down.messages[0]!);
+    expect(frames.map((f) => [f.type, f.flags])).toEqual([
+      [FrameType.WindowUpdate, 0x2],
+      [FrameType.Data, 0],
+    ]);
+  });
+
+  it("a quiet FIN leaves with the next frame; flushed() sends it at once", async () => {
+    const { opener, acceptor, up } = sessionPair({ holdBareMs: 3_600_000 });
+    up.record = true;
+    const { s, r } = await openBoth(opener, acceptor);
+    await settle();
+    const before = up.messageCount;
+    s.stream.endQuiet();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(up.messageCount).toBe(before);
+    // The FIN and the next stream's SYN share a message.
+    const next = nextStream(acceptor);
+    opener.openStream().write("next");
+    await next;
+    expect(up.messageCount).toBe(before + 1);
+    const flags = parseFrames(up.messages.at(-1)!).map((f) => f.flags);
+    expect(flags).toEqual([0x4, 0x1, 0]); // FIN, then SYN and the data
+    await once(r.resume(), "end");
+    // Alone, a quiet FIN waits for nothing once the session is asked to flush.
+    const third = nextStream(acceptor);
+    const t = opener.openStream();
+    t.write("third");
+    const tr = await third;
+    await settle();
+    t.stream.endQuiet();
+    await opener.flushed();
+    await once(tr.resume(), "end");
   });
 
   it("never sends a message larger than maxMessageBytes", async () => {
