@@ -230,10 +230,14 @@ export class IpcProc extends Proc {
   /** Resolves once the process says `{event:"ready"}`: it has loaded and listens for requests. */
   readonly ready: Promise<void>;
 
-  constructor(name: string, file: string, args: string[] = []) {
+  constructor(name: string, file: string, args: string[] = [], nodeFlags: string[] = []) {
     super(
       name,
-      fork(join(ROOT, file), args, { cwd: ROOT, execArgv: TSX, stdio: ["pipe", "pipe", "pipe", "ipc"] }),
+      fork(join(ROOT, file), args, {
+        cwd: ROOT,
+        execArgv: [...nodeFlags, ...TSX],
+        stdio: ["pipe", "pipe", "pipe", "ipc"],
+      }),
     );
     let isReady: () => void = () => {};
     this.ready = new Promise((resolve) => {
@@ -271,7 +275,7 @@ export function startLoadWorker(): IpcProc {
   return new IpcProc("load generator", "bench/procs/load-worker.ts");
 }
 
-/** The many-tunnel bench peer (bench/procs/many-peer.ts) in its own process. */
+/** The many-tunnel bench peer (bench/procs/many-peer.ts) in its own process (with BENCH_NODE_FLAGS). */
 export function startManyPeer(): IpcProc {
-  return new IpcProc("many-tunnel peer", "bench/procs/many-peer.ts");
+  return new IpcProc("many-tunnel peer", "bench/procs/many-peer.ts", [], EXTRA_FLAGS);
 }
