@@ -154,13 +154,13 @@ export class Forwarder {
     let connected = false;
     let status = 0;
     let bytesOut = 0;
-    let bytesIn = head.byteLength + rest.byteLength;
+    let bytesIn = head.length + rest.length;
     socket.once("connect", () => {
       connected = true;
       socket.write(head);
-      if (rest.byteLength > 0) socket.write(rest);
+      if (rest.length > 0) socket.write(rest);
       stream.on("data", (c: Buffer) => {
-        bytesIn += c.byteLength;
+        bytesIn += c.length;
       });
       stream.pipe(socket);
       socket.pipe(stream);
@@ -168,7 +168,7 @@ export class Forwarder {
     socket.on("data", (chunk: Buffer) => {
       if (status === 0)
         status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(chunk.toString("latin1", 0, 16))?.[1] ?? 0);
-      bytesOut += chunk.byteLength;
+      bytesOut += chunk.length;
     });
     socket.on("error", (err) => {
       if (!connected) {
@@ -235,7 +235,7 @@ class HeadReader implements StreamHandler {
   };
 
   data(chunk: Buffer): void {
-    const buffered = this.pending.byteLength === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    const buffered = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     this.pending = buffered;
     try {
       const end = findHeadEnd(buffered, MAX_REQUEST_HEAD);

@@ -81,14 +81,14 @@ export class LocalExchange implements ConnectionUser, StreamHandler {
       return this.fail(); // the relay wrote framing it should not have
     }
     if (end !== -1) this.requestDone = true; // anything behind the request's end is not ours
-    this.writeRequest(end === -1 || end === chunk.byteLength ? chunk : chunk.subarray(0, end));
+    this.writeRequest(end === -1 || end === chunk.length ? chunk : chunk.subarray(0, end));
   }
 
   private writeRequest(buf: Buffer): void {
-    if (buf.byteLength === 0) return;
-    this.bytesIn += buf.byteLength;
+    if (buf.length === 0) return;
+    this.bytesIn += buf.length;
     if (this.sent) {
-      this.sentBytes += buf.byteLength;
+      this.sentBytes += buf.length;
       if (this.sentBytes <= MAX_REPEAT_BYTES) this.sent.push(buf);
       else this.sent = null;
     }
@@ -115,11 +115,11 @@ export class LocalExchange implements ConnectionUser, StreamHandler {
     this.responseStarted = true;
     let i = 0;
     try {
-      while (i < chunk.byteLength && this.phase !== Phase.Raw) {
+      while (i < chunk.length && this.phase !== Phase.Raw) {
         if (this.phase === Phase.Head) i = this.readHead(chunk, i);
         else if (this.phase === Phase.Body) {
           const end = this.body!.scan(chunk, i);
-          if (end === -1) i = chunk.byteLength;
+          if (end === -1) i = chunk.length;
           else {
             i = end;
             this.phase = Phase.Done;
@@ -132,15 +132,15 @@ export class LocalExchange implements ConnectionUser, StreamHandler {
       this.toRaw(); // the relay's own parser gives its verdict; here the bytes just flow to the close
     }
     if (this.phase !== Phase.Done) return this.forward(chunk);
-    if (i < chunk.byteLength) this.reusable = false; // bytes past the response: out of step
-    this.forward(i === chunk.byteLength ? chunk : chunk.subarray(0, i));
+    if (i < chunk.length) this.reusable = false; // bytes past the response: out of step
+    this.forward(i === chunk.length ? chunk : chunk.subarray(0, i));
     this.finish();
   }
 
   /** Reads (part of) a response head from `chunk[i..]`; returns where reading stopped. */
   private readHead(chunk: Buffer, i: number): number {
     const got = this.head.take(chunk, i); // a head over the limit throws: the rest flows raw
-    if (got === null) return chunk.byteLength;
+    if (got === null) return chunk.length;
     const next = got.next;
     const h = parseResponseHead(got.head, this.method);
     if (h.interim) return next; // 100 Continue, 103 Early Hints: the real head follows
@@ -160,7 +160,7 @@ export class LocalExchange implements ConnectionUser, StreamHandler {
   }
 
   private forward(buf: Buffer): void {
-    this.bytesOut += buf.byteLength;
+    this.bytesOut += buf.length;
     if (!this.stream.write(buf, true)) this.conn.socket.pause();
   }
 

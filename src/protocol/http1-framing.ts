@@ -26,7 +26,7 @@ export class LengthBody implements BodyScanner {
   constructor(private left: number) {}
 
   scan(buf: Buffer, start: number, sink?: BodySink): number {
-    const avail = buf.byteLength - start;
+    const avail = buf.length - start;
     if (this.left <= avail) {
       const end = start + this.left;
       this.left = 0;
@@ -34,7 +34,7 @@ export class LengthBody implements BodyScanner {
       return end;
     }
     this.left -= avail;
-    if (sink && avail > 0) sink(buf, start, buf.byteLength);
+    if (sink && avail > 0) sink(buf, start, buf.length);
     return -1;
   }
 }
@@ -42,7 +42,7 @@ export class LengthBody implements BodyScanner {
 /** A body that ends only when the connection closes. */
 export class UntilClose implements BodyScanner {
   scan(buf: Buffer, start: number, sink?: BodySink): number {
-    if (sink && start < buf.byteLength) sink(buf, start, buf.byteLength);
+    if (sink && start < buf.length) sink(buf, start, buf.length);
     return -1;
   }
 }
@@ -86,7 +86,7 @@ export class ChunkedBody implements BodyScanner {
 
   scan(buf: Buffer, start: number, sink?: BodySink): number {
     let i = start;
-    const n = buf.byteLength;
+    const n = buf.length;
     while (i < n) {
       switch (this.state) {
         case Chunk.Size: {
@@ -200,8 +200,10 @@ for (let c = 0; c < 256; c++) LOWER[c] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
 
 /** Whether `b[start, end)` is `lower` (ASCII lowercase bytes) in any ASCII case. */
 export function nameIs(b: Uint8Array, start: number, end: number, lower: Uint8Array): boolean {
-  if (end - start !== lower.byteLength) return false;
-  for (let k = 0; k < lower.byteLength; k++) if (LOWER[b[start + k]!] !== lower[k]) return false;
+  // `length`, not `byteLength`: TurboFan reads the former inline and calls a builtin for the latter.
+  const n = lower.length;
+  if (end - start !== n) return false;
+  for (let k = 0; k < n; k++) if (LOWER[b[start + k]!] !== lower[k]) return false;
   return true;
 }
 
@@ -211,6 +213,11 @@ function textNameIs(t: string, start: number, end: number, lower: string): boole
   for (let k = 0; k < lower.length; k++)
     if (LOWER[t.charCodeAt(start + k)]! !== lower.charCodeAt(k)) return false;
   return true;
+}
+
+/** Optional whitespace around a field value (RFC 9110 5.6.3): SP or HTAB. */
+function isOws(c: number): boolean {
+  return c === 0x20 || c === 0x09;
 }
 
 /** A decimal digit's value, or -1. */
@@ -278,26 +285,38 @@ export function parseResponseHead(
     const field = colon - start;
     // Only four names matter here (10 to 17 characters); every other header passes unread.
     const wanted = field === 10 || field === 14 || field === 17;
-    if (!keep && !wanted) continue;
-    const value = t.slice(colon + 1, end).trim();
-    headers?.push(t.slice(start, colon), value);
+    if (keep) headers!.push(t.slice(start, colon), t.slice(colon + 1, end).trim());
     if (!wanted) continue;
+    // The value without optional whitespace (SP, HTAB) around it, as a range: the four names are
+    // read in place, without slicing, splitting or case-folding the common values.
+    let vs = colon + 1;
+    let ve = end;
+    while (vs < ve && isOws(t.charCodeAt(vs))) vs++;
+    while (ve > vs && isOws(t.charCodeAt(ve - 1))) ve--;
     if (textNameIs(t, start, colon, "content-length")) {
-      if (!DIGITS.test(value) || (length !== undefined && length !== value))
-        throw new FramingError("bad Content-Length");
+      if (ve - vs < 1 || ve - vs > 15) throw new FramingError("bad Content-Length");
+      for (let k = vs; k < ve; k++)
+        if (digit(t.charCodeAt(k)) < 0) throw new FramingError("bad Content-Length");
+      const value = t.slice(vs, ve);
+      if (length !== undefined && length !== value) throw new FramingError("bad Content-Length");
       length = value;
     } else if (textNameIs(t, start, colon, "transfer-encoding")) {
       // The final coding decides (RFC 9112 6.3 rule 4); anything but chunked is read to the close.
-      const last = value.split(",").pop()!.trim().toLowerCase();
-      chunked = last === "chunked";
+      chunked =
+        textNameIs(t, vs, ve, "chunked") ||
+        t.slice(vs, ve).split(",").pop()!.trim().toLowerCase() === "chunked";
     } else if (textNameIs(t, start, colon, "connection")) {
-      for (const token of value.toLowerCase().split(",")) {
-        const tk = token.trim();
-        if (tk === "close") close = true;
-        else if (tk === "keep-alive" && minor === 0) close = false;
-      }
+      if (textNameIs(t, vs, ve, "keep-alive")) {
+        if (minor === 0) close = false;
+      } else if (textNameIs(t, vs, ve, "close")) close = true;
+      else
+        for (const token of t.slice(vs, ve).toLowerCase().split(",")) {
+          const tk = token.trim();
+          if (tk === "close") close = true;
+          else if (tk === "keep-alive" && minor === 0) close = false;
+        }
     } else if (textNameIs(t, start, colon, "keep-alive")) {
-      const m = /(?:^|[\s,])timeout=(\d{1,6})/i.exec(value);
+      const m = /(?:^|[\s,])timeout=(\d{1,6})/i.exec(t.slice(vs, ve));
       if (m) keepAliveTimeout = Number(m[1]);
     }
   }
@@ -409,7 +428,7 @@ export class HeadCollector {
     if (this.length > 0) {
       // A CRLF CRLF that straddles the previous piece and this one.
       const at = Buffer.concat([this.tail, chunk.subarray(i, i + 3)]).indexOf(HEAD_END);
-      if (at !== -1) end = i + at + 4 - this.tail.byteLength;
+      if (at !== -1) end = i + at + 4 - this.tail.length;
     }
     if (end === -1) {
       const at = chunk.indexOf(HEAD_END, i);
@@ -417,7 +436,7 @@ export class HeadCollector {
     }
     if (end === -1) {
       const piece = chunk.subarray(i);
-      this.length += piece.byteLength;
+      this.length += piece.length;
       if (this.length > this.max) throw new FramingError("head too large");
       // A copy: a view would keep the whole transport message alive for one byte of head.
       this.parts.push(Buffer.from(piece));
@@ -430,6 +449,6 @@ export class HeadCollector {
     this.parts = [];
     this.length = 0;
     this.tail = EMPTY;
-    return { head: head.subarray(0, head.byteLength - 4), next: end };
+    return { head: head.subarray(0, head.length - 4), next: end };
   }
 }

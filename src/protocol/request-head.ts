@@ -119,7 +119,7 @@ function nameBytes(name: string): Buffer {
 export function findHeadEnd(buf: Buffer, max: number): number {
   const i = buf.indexOf(HEAD_END);
   if (i === -1) {
-    if (buf.byteLength > max)
+    if (buf.length > max)
       throw new HeadError("request_header_too_large", `request head exceeds ${max} bytes`);
     return -1;
   }
@@ -136,7 +136,7 @@ export function parseHead(head: Buffer): RequestHead {
   if (!REQUEST_LINE.test(requestLine)) throw bad("malformed request line");
   const offsets: number[] = [];
   // The final CRLF: the empty line that ends the head.
-  const last = head.byteLength - 2;
+  const last = head.length - 2;
   let pos = lineEnd + 2;
   while (pos < last) {
     const start = pos;
@@ -220,7 +220,7 @@ export class HeadRewriter {
       runs.push(at);
       size += at - runs[runs.length - 2]!;
     }
-    const extra = tail === undefined ? this.tail.byteLength : tail.length;
+    const extra = tail === undefined ? this.tail.length : tail.length;
     const out = Buffer.allocUnsafe(size + extra);
     let w = 0;
     for (let r = 0; r < runs.length; r += 2) w += src.copy(out, w, runs[r]!, runs[r + 1]!);

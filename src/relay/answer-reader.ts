@@ -32,7 +32,7 @@ export class AnswerReader {
   private body: BodyScanner | null = null;
   private over = false;
   private readonly sink = (buf: Buffer, start: number, end: number): void =>
-    this.ev.onData(start === 0 && end === buf.byteLength ? buf : buf.subarray(start, end));
+    this.ev.onData(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
 
   constructor(
     private readonly method: string,
@@ -51,7 +51,7 @@ export class AnswerReader {
   /** Takes the next bytes of the stream. Throws FramingError; bytes past the answer are ignored. */
   feed(chunk: Buffer): void {
     let i = 0;
-    while (i < chunk.byteLength && !this.over) {
+    while (i < chunk.length && !this.over) {
       if (this.body === null) i = this.readHead(chunk, i);
       else {
         const end = this.body.scan(chunk, i, this.sink);
@@ -72,7 +72,7 @@ export class AnswerReader {
 
   private readHead(chunk: Buffer, i: number): number {
     const got = this.head.take(chunk, i);
-    if (got === null) return chunk.byteLength;
+    if (got === null) return chunk.length;
     const next = got.next;
     const raw = this.ev.onHeadBytes !== undefined;
     const h = parseResponseHead(got.head, this.method, !raw, true);

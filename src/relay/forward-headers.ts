@@ -208,7 +208,7 @@ interface AnswerScan extends AnswerHeadFacts {
 }
 
 function scanAnswerHead(head: Buffer, extraDrop: Buffer[] | null): AnswerScan {
-  const n = head.byteLength;
+  const n = head.length;
   let lineEnd = 12;
   while (lineEnd < n && head[lineEnd] !== CR) lineEnd++;
   for (let k = 13; k < lineEnd; k++)
@@ -239,7 +239,7 @@ function scanAnswerHead(head: Buffer, extraDrop: Buffer[] | null): AnswerScan {
     const end = pos;
     pos += 2;
     const size = colon - start;
-    if (size === 10 && nameIs(head, start, colon, CONNECTION)) {
+    if (size === 10 && nameIs(head, start, colon, CONNECTION) && !namesNoField(head, colon + 1, end)) {
       for (const t of head.toString("latin1", colon + 1, end).split(",")) {
         const token = t.trim().toLowerCase();
         if (token !== "" && token !== "close" && token !== "keep-alive") (listed ??= []).push(latin1(token));
@@ -262,6 +262,16 @@ function scanAnswerHead(head: Buffer, extraDrop: Buffer[] | null): AnswerScan {
   }
   if (runStart !== -1) runs.push(runStart, runEnd);
   return { lineEnd, runs, kept, length, date, listed };
+}
+
+const KEEP_ALIVE = latin1("keep-alive");
+const CLOSE = latin1("close");
+
+/** Whether a Connection value `b[start, end)` names no other field: just `keep-alive` or `close`. */
+function namesNoField(b: Buffer, start: number, end: number): boolean {
+  while (start < end && (b[start] === 0x20 || b[start] === 0x09)) start++;
+  while (end > start && (b[end - 1] === 0x20 || b[end - 1] === 0x09)) end--;
+  return nameIs(b, start, end, KEEP_ALIVE) || nameIs(b, start, end, CLOSE);
 }
 
 function joinAnswerHead(head: Buffer, scan: AnswerScan, tail: string): Buffer {

@@ -80,7 +80,7 @@ export function plainRequest(head: Buffer): LaneRequest | null {
     throw err;
   }
   // No control character but the line ends and HTAB anywhere (Node's parser refuses most of them).
-  for (let k = 0; k < head.byteLength; k++) {
+  for (let k = 0; k < head.length; k++) {
     const b = head[k]!;
     if (b < 0x20 ? b !== 0x09 && b !== 0x0d && b !== 0x0a : b === 0x7f) return null;
   }
@@ -173,7 +173,7 @@ export class H1Lane {
   /** Serves the request at the start of the buffer, or hands the connection over. */
   private next(): void {
     const buf = this.buf;
-    if (buf.byteLength === 0) return;
+    if (buf.length === 0) return;
     const end = buf.indexOf(HEAD_END);
     if (end === -1 || end + 4 > this.o.maxHeaderBytes) return this.handOver();
     const req = plainRequest(buf.subarray(0, end + 4));
@@ -190,10 +190,10 @@ export class H1Lane {
 
   private feedBody(): void {
     const ex = this.current!;
-    const n = Math.min(this.remaining, this.buf.byteLength);
+    const n = Math.min(this.remaining, this.buf.length);
     if (n === 0) return;
-    const chunk = n === this.buf.byteLength ? this.buf : this.buf.subarray(0, n);
-    this.buf = n === this.buf.byteLength ? EMPTY : this.buf.subarray(n);
+    const chunk = n === this.buf.length ? this.buf : this.buf.subarray(0, n);
+    this.buf = n === this.buf.length ? EMPTY : this.buf.subarray(n);
     this.remaining -= n;
     const more = ex.body(chunk);
     if (this.remaining === 0) ex.bodyEnd();
@@ -202,11 +202,11 @@ export class H1Lane {
 
   private readonly onData = (chunk: Buffer): void => {
     if (this.over) return;
-    this.buf = this.buf.byteLength === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
     if (this.current === null) return this.next();
     if (this.remaining > 0) this.feedBody();
     // Pipelined requests wait for the current answer; past a head's worth, so does the client.
-    if (this.remaining === 0 && this.buf.byteLength > this.o.maxHeaderBytes) this.socket.pause();
+    if (this.remaining === 0 && this.buf.length > this.o.maxHeaderBytes) this.socket.pause();
   };
 
   private readonly onDrain = (): void => {

@@ -65,7 +65,7 @@ export class LaneExchange implements StreamHandler, AnswerEvents, Exchanging {
   // --- The request: lane → stream ---
 
   body(chunk: Buffer): boolean {
-    this.o.ex.bytesIn += chunk.byteLength;
+    this.o.ex.bytesIn += chunk.length;
     if (this.guard.over) return true;
     if (this.stream.write(chunk)) return true;
     this.streamFull = true;
@@ -149,10 +149,10 @@ export class LaneExchange implements StreamHandler, AnswerEvents, Exchanging {
   }
 
   onData(c: Buffer): void {
-    this.o.ex.bytesOut += c.byteLength;
+    this.o.ex.bytesOut += c.length;
     this.writeHead();
     if (this.chunked) {
-      this.write(`${c.byteLength.toString(16)}\r\n`);
+      this.write(`${c.length.toString(16)}\r\n`);
       this.write(c);
       this.write("\r\n");
     } else this.write(c);

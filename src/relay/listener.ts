@@ -138,7 +138,7 @@ export class PublicListener {
    * The socket must be paused, with no reader of its own left.
    */
   toHttp1(socket: Socket, buffered: Buffer): void {
-    if (buffered.byteLength > 0) socket.unshift(buffered);
+    if (buffered.length > 0) socket.unshift(buffered);
     this.h1.emit("connection", socket);
     // The HTTP/1.1 parser needs the buffer flowing.
     socket.resume();
@@ -159,10 +159,10 @@ export class PublicListener {
       this.opts.onHeaderTimeout(socket);
     }, this.opts.headerTimeoutMs);
     const onData = (chunk: Buffer) => {
-      seen = seen.byteLength === 0 ? chunk : Buffer.concat([seen, chunk]);
-      const n = Math.min(seen.byteLength, PREFACE.byteLength);
+      seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+      const n = Math.min(seen.length, PREFACE.length);
       const h2 = allowH2 && seen.subarray(0, n).equals(PREFACE.subarray(0, n));
-      if (h2 && n < PREFACE.byteLength) return;
+      if (h2 && n < PREFACE.length) return;
       clearTimeout(timer);
       socket.off("data", onData);
       socket.pause();

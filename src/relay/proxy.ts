@@ -87,7 +87,7 @@ export function pipeAnswer(
   relayed: () => void = () => {},
 ): void {
   answer.on("data", (c: Buffer) => {
-    ex.bytesOut += c.byteLength;
+    ex.bytesOut += c.length;
   });
   answer.pipe(res as NodeJS.WritableStream, { end: false });
   answer.on("end", () => {
@@ -188,11 +188,11 @@ class ProxiedRequest implements StreamHandler {
 
   private readonly onReqData = (c: Buffer): void => {
     const { ex, maxBodyBytes } = this.o;
-    ex.bytesIn += c.byteLength;
+    ex.bytesIn += c.length;
     if (maxBodyBytes > 0 && ex.bytesIn > maxBodyBytes) return this.guard.abort("body_too_large");
-    if (this.guard.over || c.byteLength === 0) return;
+    if (this.guard.over || c.length === 0) return;
     const stream = this.stream;
-    if (this.chunked) stream.write(`${c.byteLength.toString(16)}\r\n`);
+    if (this.chunked) stream.write(`${c.length.toString(16)}\r\n`);
     let more = stream.write(c);
     if (this.chunked) more = stream.write("\r\n") && more;
     if (!more) {
@@ -256,7 +256,7 @@ class ProxiedRequest implements StreamHandler {
 
   onData(c: Buffer): void {
     this.wrote = true;
-    this.o.ex.bytesOut += c.byteLength;
+    this.o.ex.bytesOut += c.length;
     if (!(this.res as ServerResponse).write(c) && !this.waitingDrain) {
       this.waitingDrain = true;
       this.stream.pause();

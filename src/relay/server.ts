@@ -429,10 +429,10 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
     res.writeHead(200);
     ex.status = 200;
     req.on("data", (c: Buffer) => {
-      ex.bytesIn += c.byteLength;
+      ex.bytesIn += c.length;
     });
     stream.on("data", (c: Buffer) => {
-      ex.bytesOut += c.byteLength;
+      ex.bytesOut += c.length;
     });
     req.pipe(stream);
     stream.pipe(res as unknown as NodeJS.WritableStream);

@@ -57,13 +57,13 @@ export function proxyUpgrade(
       clearTimeout(firstByte);
       ex.status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(c.toString("latin1", 0, 16))?.[1] ?? 0);
     }
-    ex.bytesOut += c.byteLength;
+    ex.bytesOut += c.length;
   });
   socket.on("data", (c: Buffer) => {
-    ex.bytesIn += c.byteLength;
+    ex.bytesIn += c.length;
   });
-  if (head.byteLength > 0) {
-    ex.bytesIn += head.byteLength;
+  if (head.length > 0) {
+    ex.bytesIn += head.length;
     stream.write(head);
   }
   socket.pipe(stream);
@@ -111,15 +111,15 @@ export function proxyExtendedConnect(
     for (let i = 0; i < back.length; i += 2)
       if (back[i]!.toLowerCase() !== "sec-websocket-accept") out.push(back[i]!, back[i + 1]!);
     writeHead(res, 200, out);
-    if (head.byteLength > 0) {
-      ex.bytesOut += head.byteLength;
+    if (head.length > 0) {
+      ex.bytesOut += head.length;
       res.write(head);
     }
     socket.on("data", (c: Buffer) => {
-      ex.bytesOut += c.byteLength;
+      ex.bytesOut += c.length;
     });
     req.on("data", (c: Buffer) => {
-      ex.bytesIn += c.byteLength;
+      ex.bytesIn += c.length;
     });
     socket.pipe(res as unknown as NodeJS.WritableStream);
     req.pipe(socket);

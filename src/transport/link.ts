@@ -93,8 +93,8 @@ class NoiseLink implements Link {
   ) {}
 
   send(data: Uint8Array, cb?: (err?: Error | null) => void): void {
-    if (data.byteLength > MAX_NOISE_PLAINTEXT) {
-      cb?.(new RangeError(`message of ${data.byteLength} bytes exceeds the Noise limit`));
+    if (data.length > MAX_NOISE_PLAINTEXT) {
+      cb?.(new RangeError(`message of ${data.length} bytes exceeds the Noise limit`));
       return;
     }
     sendRaw(this.ws, this.tx.encryptWithAd(NoiseLink.AD, data), cb);
@@ -113,7 +113,7 @@ class NoiseLink implements Link {
       this.ws.close(CLOSE_CODES.secure_channel_error, `secure_channel_error: ${why}`);
       return;
     }
-    this.box.deliver(Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength));
+    this.box.deliver(Buffer.from(plain.buffer, plain.byteOffset, plain.length));
   }
 }
 
@@ -132,7 +132,7 @@ export async function noiseLink(
   let closed = false;
   let link: NoiseLink | undefined;
   listen(ws, (buf) => {
-    if (buf.byteLength > MAX_NOISE_MESSAGE) {
+    if (buf.length > MAX_NOISE_MESSAGE) {
       ws.close(CLOSE_CODES.secure_channel_error, "secure_channel_error: message over 65535 bytes");
       return;
     }

@@ -34,9 +34,9 @@ export interface KeyPair {
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.byteLength + b.byteLength);
+  const out = new Uint8Array(a.length + b.length);
   out.set(a, 0);
-  out.set(b, a.byteLength);
+  out.set(b, a.length);
   return out;
 }
 
@@ -68,7 +68,7 @@ export class CipherState {
 
   decryptWithAd(ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
     if (!this.k) return ciphertext;
-    if (ciphertext.byteLength < 16) throw new NoiseError("ciphertext shorter than its tag");
+    if (ciphertext.length < 16) throw new NoiseError("ciphertext shorter than its tag");
     try {
       return this.crypto.chaCha20Poly1305Decrypt(ciphertext, this.nextNonce(), ad, this.k).subarray();
     } catch {
@@ -172,7 +172,7 @@ export class XXHandshake {
   }
 
   private readE(msg: Uint8Array, at: number): number {
-    if (msg.byteLength < at + 32) throw new NoiseError("handshake message too short");
+    if (msg.length < at + 32) throw new NoiseError("handshake message too short");
     this.re = msg.slice(at, at + 32);
     this.ss.mixHash(this.re);
     return at + 32;
@@ -180,7 +180,7 @@ export class XXHandshake {
 
   private readS(msg: Uint8Array, at: number): number {
     const len = 32 + (this.ss.cs.hasKey ? 16 : 0);
-    if (msg.byteLength < at + len) throw new NoiseError("handshake message too short");
+    if (msg.length < at + len) throw new NoiseError("handshake message too short");
     this.rs = this.ss.decryptAndHash(msg.subarray(at, at + len)).slice();
     return at + len;
   }
@@ -235,7 +235,7 @@ export class XXHandshake {
   }
 }
 
-const b64url = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64url");
+const b64url = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString("base64url");
 const ownKeys = new WeakMap<KeyPair, KeyObject>();
 
 /**
@@ -243,7 +243,7 @@ const ownKeys = new WeakMap<KeyPair, KeyObject>();
  * from DER on every call, which costs about ten times the DH itself.
  */
 function x25519(own: KeyPair, remote: Uint8Array): Uint8Array {
-  if (remote.byteLength !== 32) throw new NoiseError("X25519 public key must be 32 bytes");
+  if (remote.length !== 32) throw new NoiseError("X25519 public key must be 32 bytes");
   let privateKey = ownKeys.get(own);
   if (!privateKey) {
     privateKey = createPrivateKey({

@@ -60,7 +60,7 @@ export class Outbox {
         this.ready.length = 0;
         this.head = 0;
       }
-      this.bytes -= msg.byteLength;
+      this.bytes -= msg.length;
       return msg;
     }
     if (this.len === 0) return undefined;
@@ -98,7 +98,7 @@ export class Outbox {
   /** Makes room for `n` contiguous bytes, closing the current message if it is too full. */
   private room(n: number): void {
     const buf = this.buf;
-    if (buf && buf.byteLength - this.len >= n) return;
+    if (buf && buf.length - this.len >= n) return;
     if (buf && this.len > 0) {
       this.ready.push(buf.subarray(0, this.len));
       // A buffer filled before it could be sent: the next one may be bigger.

@@ -165,7 +165,7 @@ export class Session extends EventEmitter<SessionEvents> {
   /** Feeds bytes received from the transport. */
   receive(chunk: Buffer): void {
     let off = 0;
-    const len = chunk.byteLength;
+    const len = chunk.length;
     try {
       while (off < len && !this.closed) {
         if (this.bodyRemaining > 0) {
@@ -505,7 +505,7 @@ export class Session extends EventEmitter<SessionEvents> {
     while (this.inFlight < this.config.writeHighWaterMark) {
       const msg = this.out.take();
       if (msg === undefined) break;
-      const size = msg.byteLength;
+      const size = msg.length;
       this.inFlight += size;
       this.sent++;
       this.transport.send(msg, (err) => {

@@ -152,11 +152,11 @@ export class YamuxStream {
   write(data: Buffer | string, borrowed = false): boolean {
     if (this.gone || this.finQueued) return false;
     const buf = typeof data === "string" ? Buffer.from(data, "latin1") : data;
-    if (buf.byteLength > 0) {
+    if (buf.length > 0) {
       if (this.queue.length > 0) this.queue.push(borrowed ? Buffer.from(buf) : buf);
       else {
         const at = this.send(buf, 0);
-        if (at < buf.byteLength) {
+        if (at < buf.length) {
           if (borrowed) this.queue.push(Buffer.from(buf.subarray(at)));
           else {
             this.queue.push(buf);
@@ -211,10 +211,10 @@ export class YamuxStream {
 
   onData(chunk: Buffer): void {
     if (this.remoteFin || this.gone) return; // late data after FIN or reset: discard
-    this.unacked += chunk.byteLength;
+    this.unacked += chunk.length;
     if (this.paused || this.handler === NO_HANDLER || this.inboxBytes > 0) {
       this.inbox.push(chunk);
-      this.inboxBytes += chunk.byteLength;
+      this.inboxBytes += chunk.length;
       return;
     }
     this.handler.data(chunk);
@@ -267,7 +267,7 @@ export class YamuxStream {
   private deliver(): void {
     while (this.inbox.length > 0 && !this.paused && !this.gone) {
       const chunk = this.inbox.shift()!;
-      this.inboxBytes -= chunk.byteLength;
+      this.inboxBytes -= chunk.length;
       this.handler.data(chunk);
     }
     if (this.inbox.length > 0 || this.paused || this.gone) return;
@@ -282,8 +282,8 @@ export class YamuxStream {
   private send(buf: Buffer, offset: number): number {
     const max = this.session.maxFrameData;
     let at = offset;
-    while (this.sendWindow > 0 && at < buf.byteLength) {
-      const n = Math.min(buf.byteLength - at, this.sendWindow, max);
+    while (this.sendWindow > 0 && at < buf.length) {
+      const n = Math.min(buf.length - at, this.sendWindow, max);
       this.session.sendData(this.id, buf, at, at + n);
       at += n;
       this.sendWindow -= n;
@@ -295,7 +295,7 @@ export class YamuxStream {
     while (this.queue.length > 0) {
       const buf = this.queue[0]!;
       const at = this.send(buf, this.queueOffset);
-      if (at < buf.byteLength) {
+      if (at < buf.length) {
         this.queueOffset = at;
         return;
       }

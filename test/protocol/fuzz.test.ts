@@ -493,9 +493,12 @@ function referenceResponseHead(text: string, method: string, keep: boolean) {
     headers?.push(line.slice(0, colon), value);
     const name = line.slice(0, colon).toLowerCase();
     if (name === "content-length") {
-      if (!/^\d{1,15}$/.test(value) || (length !== undefined && length !== value))
+      // Only SP and HTAB are whitespace around it (RFC 9110 5.6.3): "\u00a05" is no length, though
+      // trim() would make it one, and the client reading the forwarded line may not.
+      const digits = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
+      if (!/^\d{1,15}$/.test(digits) || (length !== undefined && length !== digits))
         throw new FramingError("bad Content-Length");
-      length = value;
+      length = digits;
     } else if (name === "transfer-encoding") {
       chunked = value.split(",").pop()!.trim().toLowerCase() === "chunked";
     } else if (name === "connection") {

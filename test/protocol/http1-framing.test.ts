@@ -112,6 +112,17 @@ describe("parseResponseHead", () => {
     expect(endIn(h.body!, Buffer.from("hello!"), [])).toBe(5);
   });
 
+  it("reads a Content-Length between SP and HTAB only, and refuses anything else around it", () => {
+    expect(endIn(head(["HTTP/1.1 200 OK", "Content-Length: \t5 \t"]).body!, Buffer.from("hello!"), [])).toBe(
+      5,
+    );
+    // trim() would take these for 5; a client reading the forwarded line may not.
+    for (const value of ["\u00a05", "5\u00a0", "5\u000b", "\n5", "+5", "5 5"])
+      expect(() => head(["HTTP/1.1 200 OK", `Content-Length: ${value}`]), JSON.stringify(value)).toThrow(
+        "bad Content-Length",
+      );
+  });
+
   it("prefers chunked to Content-Length, and then does not reuse the connection", () => {
     const both = head(["HTTP/1.1 200 OK", "Content-Length: 5", "Transfer-Encoding: chunked"]);
     expect(both.body).toBeInstanceOf(ChunkedBody);
