@@ -471,6 +471,8 @@ export class Session extends EventEmitter<SessionEvents> {
    */
   private lazyFrame(type: number, flags: number, id: number, length: number, held = false): void {
     if (this.closed) return;
+    // Someone waits for everything to be written (`flushed`): nothing is held from them.
+    if (this.idleWaiters.length > 0) held = false;
     // Queued bytes with no flush or timer coming: a backlog held back by the transport, whose send
     // callback carries the frame.
     const backlog = this.out.bytes > 0 && this.heldTimer === undefined;

@@ -351,6 +351,20 @@ describe("framing", () => {
     await once(tr.resume(), "end");
   });
 
+  it("holds nothing queued while flushed() waits, even behind a message in flight", async () => {
+    const { opener, acceptor, up } = sessionPair({ holdBareMs: 3_600_000 });
+    const { s, r } = await openBoth(opener, acceptor);
+    await settle();
+    up.hold(); // the next message stays in flight until released
+    s.write("x");
+    await settle();
+    const done = opener.flushed();
+    s.stream.endQuiet(); // queued after the call, while "x" is still in flight
+    up.release();
+    await done;
+    await once(r.resume(), "end");
+  });
+
   it("never sends a message larger than maxMessageBytes", async () => {
     const { opener, acceptor, up } = sessionPair({ maxMessageBytes: 16 * KiB, maxFrameData: 4 * KiB });
     up.record = true;
