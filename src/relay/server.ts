@@ -248,6 +248,14 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
     return tunnel.openStream();
   };
 
+  /** The relay's own error for `ex` on a raw socket: recorded, counted, and written as HTTP/1.1. */
+  const refusal = (ex: Exchange, code: HttpErrorCode, headers: Record<string, string>): string => {
+    ex.error = code;
+    ex.status = HTTP_ERRORS[code].status;
+    metrics.error(code);
+    return rawError(code, { "X-Request-Id": ex.id, ...headers });
+  };
+
   /**
    * A plain HTTP/1.1 request the fast lane read (h1-lane.ts): served here when its agent's tunnel is
    * open on this node. The same steps as `onRequest`, without Node's request and response objects;
@@ -269,10 +277,7 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
     inflight.add(ex);
     ex.agent = route.address;
     const refuse = (code: HttpErrorCode, headers: Record<string, string> = {}): typeof REFUSED => {
-      ex.error = code;
-      ex.status = HTTP_ERRORS[code].status;
-      metrics.error(code);
-      lane.refuse(rawError(code, { "X-Request-Id": ex.id, ...headers }));
+      lane.refuse(refusal(ex, code, headers));
       finish(ex);
       return REFUSED;
     };
@@ -462,11 +467,8 @@ export function createRelay(input: Partial<RelayConfig>, logger?: Logger): Relay
       if (ex.status === 0) ex.status = 499;
       finish(ex);
     });
-    const reject = (code: HttpErrorCode, headers: Record<string, string> = {}) => {
-      ex.error = code;
-      ex.status = HTTP_ERRORS[code].status;
-      metrics.error(code);
-      socket.end(rawError(code, { "X-Request-Id": ex.id, ...headers }));
+    const reject = (code: HttpErrorCode, headers: Record<string, string> = {}): void => {
+      socket.end(refusal(ex, code, headers));
     };
     if (route.kind === "relay") return reject("not_found");
     if (route.kind === "invalid") return reject("invalid_subdomain");
