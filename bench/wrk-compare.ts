@@ -15,6 +15,11 @@
  * (bench/procs/many-peer.ts) and every request goes to a random agent (a wrk Lua script), so no two
  * requests in a row share a tunnel and nothing batches across requests: a relay serving many agents.
  *
+ * `--pipes` adds a third way: two bare Node pipes in a row in front of the local server
+ * (bench/procs/pipe-hop.ts), the tunnel's shape without its framing. Their ratio to direct is the
+ * ceiling for any relay and peer written in Node on this machine; it prints their req/s, p99 and
+ * CPU per request after the tunnel's line.
+ *
  * `--idle` waits that many seconds after the warm-up runs, as a relay between bursts does: after
  * about 8 s V8's memory reducer runs a full GC, which tenures whatever the process holds then (see
  * bench/gc-churn.ts for what that does to a churned Map or Set).
@@ -26,7 +31,15 @@ import { promisify } from "node:util";
 import { flags } from "./lib/args.ts";
 import { startTunnelEnv } from "./lib/env.ts";
 import { cpuSeconds } from "./lib/proc-stats.ts";
-import { type Proc, startLocalServer, startManyPeer, startRelay, stopAll, tempDir } from "./lib/procs.ts";
+import {
+  type Proc,
+  startLocalServer,
+  startManyPeer,
+  startPipeHop,
+  startRelay,
+  stopAll,
+  tempDir,
+} from "./lib/procs.ts";
 import { summarize } from "./lib/stats.ts";
 import type { Target } from "./load/http-client.ts";
 
@@ -38,6 +51,7 @@ const counts = args.numbers("connections", [16, 128]);
 const seconds = args.number("seconds", 3, true);
 const idleS = args.text("idle") === undefined ? 0 : args.number("idle", 0);
 const tunnels = args.number("tunnels", 1, true);
+const withPipes = args.has("pipes");
 
 interface WrkResult {
   reqPerS: number;
@@ -149,8 +163,21 @@ async function startManyEnv(n: number): Promise<Env> {
   }
 }
 
+type Way = "direct" | "tunnel" | "pipes";
+
 const env: Env = tunnels > 1 ? await startManyEnv(tunnels) : await startTunnelEnv({ relayArgs: METRICS });
+const hops: Proc[] = [];
 try {
+  let pipes: WrkTarget | undefined;
+  if (withPipes) {
+    const near = await startPipeHop(env.direct.port);
+    hops.push(near.proc);
+    const far = await startPipeHop(near.port);
+    hops.push(far.proc);
+    pipes = { port: far.port };
+  }
+  const ways: Way[] = pipes ? ["direct", "tunnel", "pipes"] : ["direct", "tunnel"];
+  const target = (way: Way) => (way === "direct" ? env.direct : way === "tunnel" ? env.tunnel : pipes!);
   const metricsPort = Number((await env.relay.waitForOutput(/metrics on [^;\s]+:(\d+)/, 5000)).match[1]);
   console.log(
     `wrk -t1, ${seconds} s per run, median of ${runs} alternating pairs` +
@@ -160,20 +187,27 @@ try {
   for (const c of counts) {
     await wrk(env.direct, c, 1);
     await wrk(env.tunnel, c, 1);
+    if (pipes) await wrk(pipes, c, 1);
     if (idleS > 0) await new Promise((resolve) => setTimeout(resolve, idleS * 1000));
-    const rate = { direct: [] as number[], tunnel: [] as number[] };
-    const p99 = { direct: [] as number[], tunnel: [] as number[] };
+    const rate: Record<Way, number[]> = { direct: [], tunnel: [], pipes: [] };
+    const p99: Record<Way, number[]> = { direct: [], tunnel: [], pipes: [] };
+    const pipesRatio: number[] = [];
+    const pipesCpuUs: number[] = [];
     const ratio: number[] = [];
     const p99Ratio: number[] = [];
     const cpuUs = { relay: [] as number[], peer: [] as number[] };
     const gc = { majorPer10k: [] as number[], usPerRequest: [] as number[] };
     for (let r = 0; r < runs; r++) {
-      const pair: Partial<Record<"direct" | "tunnel", WrkResult>> = {};
-      for (const via of r % 2 === 0 ? (["direct", "tunnel"] as const) : (["tunnel", "direct"] as const)) {
+      const pair: Partial<Record<Way, WrkResult>> = {};
+      for (let i = 0; i < ways.length; i++) {
+        const via = ways[(r + i) % ways.length]!;
         const relay0 = cpuSeconds(env.relay.pid);
         const peer0 = cpuSeconds(env.peer.pid);
+        const hops0 = hops.reduce((sum, h) => sum + cpuSeconds(h.pid), 0);
         const gc0 = await relayGc(metricsPort);
-        const w = await wrk(via === "direct" ? env.direct : env.tunnel, c, seconds);
+        const w = await wrk(target(via), c, seconds);
+        if (via === "pipes")
+          pipesCpuUs.push(((hops.reduce((sum, h) => sum + cpuSeconds(h.pid), 0) - hops0) / w.requests) * 1e6);
         if (via === "tunnel") {
           const gc1 = await relayGc(metricsPort);
           gc.majorPer10k.push(((gc1.major - gc0.major) / w.requests) * 1e4);
@@ -187,8 +221,10 @@ try {
       }
       ratio.push(pair.tunnel!.reqPerS / pair.direct!.reqPerS);
       p99Ratio.push(pair.tunnel!.p99Ms / pair.direct!.p99Ms);
+      if (pair.pipes) pipesRatio.push(pair.pipes.reqPerS / pair.direct!.reqPerS);
     }
     env.check();
+    for (const h of hops) h.assertRunning();
     const med = (v: number[]) => summarize(v).median;
     console.log(
       `${c} connections: direct ${Math.round(med(rate.direct)).toLocaleString("en")} req/s, ` +
@@ -198,7 +234,14 @@ try {
         `peer ${med(cpuUs.peer).toFixed(1)} us; relay GC: ${med(gc.majorPer10k).toFixed(2)} full GCs per ` +
         `10k requests, ${med(gc.usPerRequest).toFixed(1)} us per request`,
     );
+    if (pipes)
+      console.log(
+        `${c} connections, two bare pipes: ${Math.round(med(rate.pipes)).toLocaleString("en")} req/s, ` +
+          `ratio ${med(pipesRatio).toFixed(3)}; p99 ${med(p99.pipes).toFixed(2)} ms; ` +
+          `CPU per request, both pipes: ${med(pipesCpuUs).toFixed(1)} us`,
+      );
   }
 } finally {
+  for (const h of hops) await h.stop();
   await env.close();
 }

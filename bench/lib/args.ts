@@ -1,6 +1,6 @@
 /**
- * `--name value` flags for the bench's stand-alone scripts (socket-floor, wrk-compare, auth-rate,
- * yamux-micro). A value that is not a positive number ends the script with a one-line message.
+ * `--name value` flags for the bench's stand-alone scripts (socket-floor, wrk-compare, download-compare,
+ * auth-rate, yamux-micro). A value that is not a positive number ends the script with a one-line message.
  */
 export interface Flags {
   /** The raw args, for scripts that pass them on to a child. */

@@ -221,6 +221,26 @@ export async function startLocalServer(): Promise<{ proc: Proc; port: number }> 
   return { proc, port: Number(match[1]) };
 }
 
+/**
+ * A bare byte pipe in front of `127.0.0.1:<port>` (bench/procs/pipe-hop.ts), run with the V8 flags
+ * the relay and the peer get, so it differs from them only in what it does with the bytes.
+ */
+export async function startPipeHop(port: number): Promise<{ proc: Proc; port: number }> {
+  const proc = new Proc(
+    "pipe hop",
+    spawn(
+      process.execPath,
+      [...NODE_FLAGS, ...EXTRA_FLAGS, ...TSX, join(ROOT, "bench/procs/pipe-hop.ts"), String(port)],
+      {
+        cwd: ROOT,
+        stdio: ["pipe", "pipe", "pipe"],
+      },
+    ),
+  );
+  const { match } = await proc.waitForOutput(/listening (\d+)/, 15_000);
+  return { proc, port: Number(match[1]) };
+}
+
 /** A bench process that takes requests over IPC and answers each with one message. */
 export class IpcProc extends Proc {
   private nextId = 1;

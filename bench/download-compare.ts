@@ -1,0 +1,112 @@
+/**
+ * Long downloads read by curl, three ways: direct, through the tunnel, and through two bare Node
+ * pipes in a row (bench/procs/pipe-hop.ts: accept, dial, `pipe()` both ways). The pipes have the
+ * tunnel's shape (two Node processes, three loopback connections) without its framing, so their
+ * ratio to direct is the ceiling for any relay and peer written in Node on this machine, and the
+ * tunnel's ratio to them is what our framing and bookkeeping cost. Scenario 2's 64 MiB lasts a
+ * tenth of a second through the tunnel, too short for /proc's 10 ms CPU ticks to say where a change
+ * went; a GiB lasts seconds.
+ *
+ *   npm run build && npx tsx bench/download-compare.ts [--runs 5] [--mib 1024]
+ *
+ * Same processes as the suite (bench/lib/env.ts: local server, relay, one peer; plain yamux). One
+ * uncounted download each way, then `--runs` rounds of the three in a rotating order. Prints the
+ * median MB/s each way, the medians of the per-round ratios to direct, and the CPU time per MiB
+ * of the relay and the peer, and of the two pipes.
+ */
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { flags } from "./lib/args.ts";
+import { startTunnelEnv } from "./lib/env.ts";
+import { cpuSeconds } from "./lib/proc-stats.ts";
+import { startPipeHop } from "./lib/procs.ts";
+import { summarize } from "./lib/stats.ts";
+import type { Target } from "./load/http-client.ts";
+
+const run = promisify(execFile);
+
+const args = flags("download-compare");
+const runs = args.number("runs", 5, true);
+const mib = args.number("mib", 1024, true);
+const bytes = mib * 1024 * 1024;
+
+/** One download to /dev/null; its rate in MB/s (10^6 bytes). */
+async function curl(t: Target): Promise<number> {
+  const host = t.host ? ["-H", `Host: ${t.host}`] : [];
+  let out: string;
+  try {
+    ({ stdout: out } = await run(
+      "curl",
+      ["-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download} %{speed_download}", ...host, url(t)],
+      { timeout: 600_000 },
+    ));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT")
+      throw new Error("curl is not installed: run `bash scripts/setup-system.sh`");
+    throw err;
+  }
+  const [status, size, speed] = out.trim().split(" ").map(Number);
+  if (status !== 200 || size !== bytes)
+    throw new Error(`download failed: status ${status}, ${size} of ${bytes} bytes`);
+  return speed! / 1e6;
+}
+
+const url = (t: Target) => `http://127.0.0.1:${t.port}/download?bytes=${bytes}`;
+
+type Way = "direct" | "tunnel" | "pipes";
+const WAYS: Way[] = ["direct", "tunnel", "pipes"];
+
+const env = await startTunnelEnv();
+const near = await startPipeHop(env.direct.port);
+const far = await startPipeHop(near.port);
+try {
+  const targets: Record<Way, Target> = { direct: env.direct, tunnel: env.tunnel, pipes: { port: far.port } };
+  // Which two processes stand between curl and the local server on each way.
+  const middle: Partial<Record<Way, [number, number]>> = {
+    tunnel: [env.relay.pid, env.peer.pid],
+    pipes: [far.proc.pid, near.proc.pid],
+  };
+  console.log(`curl, ${mib} MiB per download, median of ${runs} rounds`);
+  for (const way of WAYS) await curl(targets[way]);
+  const rate: Record<Way, number[]> = { direct: [], tunnel: [], pipes: [] };
+  const ratio = { tunnel: [] as number[], pipes: [] as number[], tunnelToPipes: [] as number[] };
+  const cpuMs = { tunnel: [[], []] as number[][], pipes: [[], []] as number[][] };
+  for (let r = 0; r < runs; r++) {
+    const got: Partial<Record<Way, number>> = {};
+    for (let i = 0; i < WAYS.length; i++) {
+      const way = WAYS[(r + i) % WAYS.length]!;
+      const pids = middle[way];
+      const cpu0 = pids?.map(cpuSeconds);
+      const mbs = await curl(targets[way]);
+      if (pids && cpu0 && way !== "direct")
+        for (const [k, pid] of pids.entries())
+          cpuMs[way][k]!.push(((cpuSeconds(pid) - cpu0[k]!) / mib) * 1e3);
+      got[way] = mbs;
+      rate[way].push(mbs);
+    }
+    ratio.tunnel.push(got.tunnel! / got.direct!);
+    ratio.pipes.push(got.pipes! / got.direct!);
+    ratio.tunnelToPipes.push(got.tunnel! / got.pipes!);
+  }
+  env.check();
+  near.proc.assertRunning();
+  far.proc.assertRunning();
+  const med = (v: number[]) => summarize(v).median;
+  const list = (v: number[], digits: number) => v.map((x) => x.toFixed(digits)).join(", ");
+  const mbs = (way: Way) => `${way} ${Math.round(med(rate[way]))} MB/s (${list(rate[way], 0)})`;
+  const cpu = (v: number[]) => `${med(v).toFixed(3)} ms (${list(v, 3)})`;
+  console.log(`${mbs("direct")}, ${mbs("tunnel")}, ${mbs("pipes")}`);
+  console.log(
+    `ratio to direct: tunnel ${med(ratio.tunnel).toFixed(3)} (${list(ratio.tunnel, 3)}), ` +
+      `pipes ${med(ratio.pipes).toFixed(3)} (${list(ratio.pipes, 3)}); ` +
+      `tunnel to pipes ${med(ratio.tunnelToPipes).toFixed(3)} (${list(ratio.tunnelToPipes, 3)})`,
+  );
+  console.log(
+    `CPU per MiB: relay ${cpu(cpuMs.tunnel[0]!)}, peer ${cpu(cpuMs.tunnel[1]!)}; ` +
+      `pipe next to curl ${cpu(cpuMs.pipes[0]!)}, pipe next to the server ${cpu(cpuMs.pipes[1]!)}`,
+  );
+} finally {
+  await far.proc.stop();
+  await near.proc.stop();
+  await env.close();
+}
