@@ -8,8 +8,11 @@
  * Same processes as the suite (bench/lib/env.ts: local server, relay, one peer; plain yamux). wrk
  * runs with one thread. For each connection count: one uncounted run each way, then `--runs`
  * alternating pairs (direct first on even runs). Prints the median of req/s and p99 each way, the
- * median of the per-pair ratios, the relay's and the peer's CPU time per request, and the relay's
- * GC work per request (its /metrics: prom-client's nodejs_gc_duration_seconds).
+ * median of the per-pair ratios, the relay's and the peer's CPU time per request, the local
+ * server's (through the tunnel and direct), and the relay's GC work per request (its /metrics:
+ * prom-client's nodejs_gc_duration_seconds). The local server does the same work for every request
+ * whatever is in front of it, so its CPU per request tracks how fast the machine is running: on a
+ * noisy VM, compare the relay's and the peer's figures as multiples of it.
  *
  * `--tunnels N` (N > 1) runs the tunnel side as scenario 4 does: one bench process holds N tunnels
  * (bench/procs/many-peer.ts) and every request goes to a random agent (a wrk Lua script), so no two
@@ -114,6 +117,7 @@ interface Env {
   tunnel: WrkTarget;
   relay: Proc;
   peer: Proc;
+  local: Proc;
   check(): void;
   close(): Promise<void>;
 }
@@ -148,6 +152,7 @@ async function startManyEnv(n: number): Promise<Env> {
       tunnel: { port: relay.port, script },
       relay: relay.proc,
       peer,
+      local: local.proc,
       check: () => {
         for (const p of procs) p.assertRunning();
       },
@@ -195,7 +200,12 @@ try {
     const pipesCpuUs: number[] = [];
     const ratio: number[] = [];
     const p99Ratio: number[] = [];
-    const cpuUs = { relay: [] as number[], peer: [] as number[] };
+    const cpuUs = {
+      relay: [] as number[],
+      peer: [] as number[],
+      local: [] as number[],
+      localDirect: [] as number[],
+    };
     const gc = { majorPer10k: [] as number[], usPerRequest: [] as number[] };
     for (let r = 0; r < runs; r++) {
       const pair: Partial<Record<Way, WrkResult>> = {};
@@ -203,6 +213,7 @@ try {
         const via = ways[(r + i) % ways.length]!;
         const relay0 = cpuSeconds(env.relay.pid);
         const peer0 = cpuSeconds(env.peer.pid);
+        const local0 = cpuSeconds(env.local.pid);
         const hops0 = hops.reduce((sum, h) => sum + cpuSeconds(h.pid), 0);
         const gc0 = await relayGc(metricsPort);
         const w = await wrk(target(via), c, seconds);
@@ -215,6 +226,9 @@ try {
           cpuUs.relay.push(((cpuSeconds(env.relay.pid) - relay0) / w.requests) * 1e6);
           cpuUs.peer.push(((cpuSeconds(env.peer.pid) - peer0) / w.requests) * 1e6);
         }
+        const localUs = ((cpuSeconds(env.local.pid) - local0) / w.requests) * 1e6;
+        if (via === "tunnel") cpuUs.local.push(localUs);
+        else if (via === "direct") cpuUs.localDirect.push(localUs);
         pair[via] = w;
         rate[via].push(w.reqPerS);
         p99[via].push(w.p99Ms);
@@ -231,7 +245,8 @@ try {
         `tunnel ${Math.round(med(rate.tunnel)).toLocaleString("en")} req/s, ratio ${med(ratio).toFixed(3)}; ` +
         `p99 direct ${med(p99.direct).toFixed(2)} ms, tunnel ${med(p99.tunnel).toFixed(2)} ms, ` +
         `ratio ${med(p99Ratio).toFixed(2)}; CPU per request: relay ${med(cpuUs.relay).toFixed(1)} us, ` +
-        `peer ${med(cpuUs.peer).toFixed(1)} us; relay GC: ${med(gc.majorPer10k).toFixed(2)} full GCs per ` +
+        `peer ${med(cpuUs.peer).toFixed(1)} us, local server ${med(cpuUs.local).toFixed(1)} us ` +
+        `(${med(cpuUs.localDirect).toFixed(1)} us direct); relay GC: ${med(gc.majorPer10k).toFixed(2)} full GCs per ` +
         `10k requests, ${med(gc.usPerRequest).toFixed(1)} us per request`,
     );
     if (pipes)
