@@ -599,6 +599,7 @@ describe("response head", () => {
   const value = fc.oneof(
     fc.constantFrom("5", " 5 ", "0", "12", "1e3", "chunked", "gzip, chunked", "chunked, gzip", "close"),
     fc.constantFrom("keep-alive", "x, Close", "timeout=7", "max=2, timeout=3", "\u00a05", ""),
+    fc.constantFrom("TIMEOUT=1234567", "timeout=", "timeout=x, timeout=4", "timeout=12abc", "Timeout=05"),
     fc.array(piece, { maxLength: 3 }).map((p) => p.join("")),
   );
   const line = fc
