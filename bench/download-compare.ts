@@ -1,25 +1,27 @@
 /**
  * Long downloads read by curl, three ways: direct, through the tunnel, and through two bare Node
  * pipes in a row (bench/procs/pipe-hop.ts: accept, dial, `pipe()` both ways). The pipes have the
- * tunnel's shape (two Node processes, three loopback connections) without its framing, so their
- * ratio to direct is the ceiling for any relay and peer written in Node on this machine, and the
- * tunnel's ratio to them is what our framing and bookkeeping cost. Scenario 2's 64 MiB lasts a
- * tenth of a second through the tunnel, too short for /proc's 10 ms CPU ticks to say where a change
- * went; a GiB lasts seconds.
+ * tunnel's shape (two Node processes, three loopback connections) without its framing: a reference
+ * for what a relay and a peer written in Node can do on this machine (not a hard limit: a tunnel
+ * batches across streams, which they cannot), and the tunnel's ratio to them is what our framing
+ * and bookkeeping cost. Scenario 2's 64 MiB lasts a tenth of a second through the tunnel, too
+ * short for /proc's 10 ms CPU ticks to say where a change went; a GiB lasts seconds.
  *
  *   npm run build && npx tsx bench/download-compare.ts [--runs 5] [--mib 1024]
  *
  * Same processes as the suite (bench/lib/env.ts: local server, relay, one peer; plain yamux). One
- * uncounted download each way, then `--runs` rounds of the three in a rotating order. Prints the
- * median MB/s each way, the medians of the per-round ratios to direct, and the CPU time per MiB
- * of the relay and the peer, and of the two pipes.
+ * uncounted download each way, then `--runs` rounds of the three, in an order that changes from
+ * round to round (bench/lib/rounds.ts). Prints the median MB/s each way, the medians of the
+ * per-round ratios to direct, and the CPU time per MiB of the relay and the peer, and of the two
+ * pipes.
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { flags } from "./lib/args.ts";
 import { startTunnelEnv } from "./lib/env.ts";
 import { cpuSeconds } from "./lib/proc-stats.ts";
-import { startPipeHop } from "./lib/procs.ts";
+import { type Proc, startPipeHop } from "./lib/procs.ts";
+import { roundOrder } from "./lib/rounds.ts";
 import { summarize } from "./lib/stats.ts";
 import type { Target } from "./load/http-client.ts";
 
@@ -29,55 +31,59 @@ const args = flags("download-compare");
 const runs = args.number("runs", 5, true);
 const mib = args.number("mib", 1024, true);
 const bytes = mib * 1024 * 1024;
+const DOWNLOAD_TIMEOUT_MS = 600_000;
+
+type Way = "direct" | "tunnel" | "pipes";
+const WAYS: Way[] = ["direct", "tunnel", "pipes"];
+
+const url = (t: Target) => `http://127.0.0.1:${t.port}/download?bytes=${bytes}`;
 
 /** One download to /dev/null; its rate in MB/s (10^6 bytes). */
-async function curl(t: Target): Promise<number> {
+async function curl(way: Way, t: Target): Promise<number> {
   const host = t.host ? ["-H", `Host: ${t.host}`] : [];
   let out: string;
   try {
     ({ stdout: out } = await run(
       "curl",
       ["-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download} %{speed_download}", ...host, url(t)],
-      { timeout: 600_000 },
+      { timeout: DOWNLOAD_TIMEOUT_MS },
     ));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT")
-      throw new Error("curl is not installed: run `bash scripts/setup-system.sh`");
-    throw err;
+    const e = err as NodeJS.ErrnoException & { killed?: boolean; stderr?: string };
+    if (e.code === "ENOENT") throw new Error("curl is not installed: run `bash scripts/setup-system.sh`");
+    if (e.killed) throw new Error(`${way} download: not done within ${DOWNLOAD_TIMEOUT_MS / 1000} s`);
+    throw new Error(`${way} download failed: ${e.stderr?.trim() || e.message}`);
   }
   const [status, size, speed] = out.trim().split(" ").map(Number);
   if (status !== 200 || size !== bytes)
-    throw new Error(`download failed: status ${status}, ${size} of ${bytes} bytes`);
+    throw new Error(`${way} download failed: status ${status}, ${size} of ${bytes} bytes`);
   return speed! / 1e6;
 }
 
-const url = (t: Target) => `http://127.0.0.1:${t.port}/download?bytes=${bytes}`;
-
-type Way = "direct" | "tunnel" | "pipes";
-const WAYS: Way[] = ["direct", "tunnel", "pipes"];
-
 const env = await startTunnelEnv();
-const near = await startPipeHop(env.direct.port);
-const far = await startPipeHop(near.port);
+const hops: Proc[] = [];
 try {
+  const near = await startPipeHop(env.direct.port);
+  hops.push(near.proc);
+  const far = await startPipeHop(near.port);
+  hops.push(far.proc);
   const targets: Record<Way, Target> = { direct: env.direct, tunnel: env.tunnel, pipes: { port: far.port } };
-  // Which two processes stand between curl and the local server on each way.
+  // The two processes between curl and the local server on each way, curl's side first.
   const middle: Partial<Record<Way, [number, number]>> = {
     tunnel: [env.relay.pid, env.peer.pid],
     pipes: [far.proc.pid, near.proc.pid],
   };
   console.log(`curl, ${mib} MiB per download, median of ${runs} rounds`);
-  for (const way of WAYS) await curl(targets[way]);
+  for (const way of WAYS) await curl(way, targets[way]);
   const rate: Record<Way, number[]> = { direct: [], tunnel: [], pipes: [] };
   const ratio = { tunnel: [] as number[], pipes: [] as number[], tunnelToPipes: [] as number[] };
   const cpuMs = { tunnel: [[], []] as number[][], pipes: [[], []] as number[][] };
   for (let r = 0; r < runs; r++) {
     const got: Partial<Record<Way, number>> = {};
-    for (let i = 0; i < WAYS.length; i++) {
-      const way = WAYS[(r + i) % WAYS.length]!;
+    for (const way of roundOrder(WAYS, r)) {
       const pids = middle[way];
       const cpu0 = pids?.map(cpuSeconds);
-      const mbs = await curl(targets[way]);
+      const mbs = await curl(way, targets[way]);
       if (pids && cpu0 && way !== "direct")
         for (const [k, pid] of pids.entries())
           cpuMs[way][k]!.push(((cpuSeconds(pid) - cpu0[k]!) / mib) * 1e3);
@@ -89,8 +95,7 @@ try {
     ratio.tunnelToPipes.push(got.tunnel! / got.pipes!);
   }
   env.check();
-  near.proc.assertRunning();
-  far.proc.assertRunning();
+  for (const h of hops) h.assertRunning();
   const med = (v: number[]) => summarize(v).median;
   const list = (v: number[], digits: number) => v.map((x) => x.toFixed(digits)).join(", ");
   const mbs = (way: Way) => `${way} ${Math.round(med(rate[way]))} MB/s (${list(rate[way], 0)})`;
@@ -106,7 +111,6 @@ try {
       `pipe next to curl ${cpu(cpuMs.pipes[0]!)}, pipe next to the server ${cpu(cpuMs.pipes[1]!)}`,
   );
 } finally {
-  await far.proc.stop();
-  await near.proc.stop();
+  for (const h of hops) await h.stop();
   await env.close();
 }

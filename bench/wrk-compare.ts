@@ -19,9 +19,11 @@
  * requests in a row share a tunnel and nothing batches across requests: a relay serving many agents.
  *
  * `--pipes` adds a third way: two bare Node pipes in a row in front of the local server
- * (bench/procs/pipe-hop.ts), the tunnel's shape without its framing. Their ratio to direct is the
- * ceiling for any relay and peer written in Node on this machine; it prints their req/s, p99 and
- * CPU per request after the tunnel's line.
+ * (bench/procs/pipe-hop.ts), the tunnel's shape without its framing. Their ratio to direct is a
+ * reference for what a relay and a peer written in Node can do on this machine (not a hard limit:
+ * a tunnel batches writes across streams, which they cannot); it prints their req/s, p99 and CPU
+ * per request after the tunnel's line. Rounds are then triples, in an order that changes from
+ * round to round (bench/lib/rounds.ts).
  *
  * `--idle` waits that many seconds after the warm-up runs, as a relay between bursts does: after
  * about 8 s V8's memory reducer runs a full GC, which tenures whatever the process holds then (see
@@ -43,6 +45,7 @@ import {
   stopAll,
   tempDir,
 } from "./lib/procs.ts";
+import { roundOrder } from "./lib/rounds.ts";
 import { summarize } from "./lib/stats.ts";
 import type { Target } from "./load/http-client.ts";
 
@@ -185,7 +188,7 @@ try {
   const target = (way: Way) => (way === "direct" ? env.direct : way === "tunnel" ? env.tunnel : pipes!);
   const metricsPort = Number((await env.relay.waitForOutput(/metrics on [^;\s]+:(\d+)/, 5000)).match[1]);
   console.log(
-    `wrk -t1, ${seconds} s per run, median of ${runs} alternating pairs` +
+    `wrk -t1, ${seconds} s per run, median of ${runs} ${pipes ? "rounds of three" : "alternating pairs"}` +
       (tunnels > 1 ? `, a random agent of ${tunnels} per request` : "") +
       (idleS > 0 ? `, ${idleS} s idle after the warm-up` : ""),
   );
@@ -209,8 +212,7 @@ try {
     const gc = { majorPer10k: [] as number[], usPerRequest: [] as number[] };
     for (let r = 0; r < runs; r++) {
       const pair: Partial<Record<Way, WrkResult>> = {};
-      for (let i = 0; i < ways.length; i++) {
-        const via = ways[(r + i) % ways.length]!;
+      for (const via of roundOrder(ways, r)) {
         const relay0 = cpuSeconds(env.relay.pid);
         const peer0 = cpuSeconds(env.peer.pid);
         const local0 = cpuSeconds(env.local.pid);

@@ -223,7 +223,8 @@ export async function startLocalServer(): Promise<{ proc: Proc; port: number }> 
 
 /**
  * A bare byte pipe in front of `127.0.0.1:<port>` (bench/procs/pipe-hop.ts), run with the V8 flags
- * the relay and the peer get, so it differs from them only in what it does with the bytes.
+ * the relay and the peer get (under tsx, where they run from dist/; the loader costs nothing once
+ * the file is compiled).
  */
 export async function startPipeHop(port: number): Promise<{ proc: Proc; port: number }> {
   const proc = new Proc(

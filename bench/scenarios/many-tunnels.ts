@@ -10,6 +10,7 @@ import { rssBytes } from "../lib/proc-stats.ts";
 import { type Proc, startLoadWorker, startLocalServer, startManyPeer, startRelay } from "../lib/procs.ts";
 import type { Scenario } from "../lib/scenario.ts";
 import type { CannonResult } from "../load/cannon.ts";
+import type { SweepResult } from "../load/sweep.ts";
 
 export interface ManyTunnelsParams {
   tunnels: number;
@@ -102,8 +103,20 @@ export const manyTunnels: Scenario<ManyTunnelsParams> = {
         if (p.warmupS > 0) {
           ctx.step(`warmup, repetition ${rep + 1}/${ctx.reps}`);
           await load.call<CannonResult>("cannon", directJob(p.warmupS));
+          // One request to every agent, so each tunnel's first connection to the local server is
+          // opened here and not in the measured run (random requests for a few seconds reach only
+          // part of 10,000 agents); then random load, as measured.
+          const swept = await load.call<SweepResult>("sweep", {
+            port: relay.port,
+            hosts: open.hosts,
+            concurrency: p.connections,
+            deadlineMs: 120_000,
+          });
+          if (swept.failed > 0) throw new Error(`${swept.failed} agents never answered the warm-up request`);
           await load.call<CannonResult>("cannon", tunnelJob(p.warmupS));
         }
+        // The tunnel run comes straight after its warm-up: the peer closes a local connection after
+        // 4 s idle, so a direct run in between would undo the warm-up of 10,000 agents' pools.
         ctx.step(`requests to random agents, repetition ${rep + 1}/${ctx.reps}`);
         const t = await load.call<CannonResult>("cannon", tunnelJob(p.durationS));
         const d = await load.call<CannonResult>("cannon", directJob(p.durationS));
