@@ -183,7 +183,12 @@ export async function connectTunnel(opts: ConnectOptions): Promise<ConnectedTunn
     const session = sessionOverLink(
       link,
       "acceptor",
-      { maxMessageBytes: Math.min(auth.maxMessageBytes, MAX_WS_MESSAGE), ...opts.yamux },
+      // The relay pings every interval: the peer need not, unless the relay goes quiet.
+      {
+        maxMessageBytes: Math.min(auth.maxMessageBytes, MAX_WS_MESSAGE),
+        keepAliveQuietOnly: true,
+        ...opts.yamux,
+      },
       false,
     );
     // Frames may already be queued right behind AUTH_OK (the relay routes to a tunnel as soon as it

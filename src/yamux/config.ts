@@ -14,13 +14,19 @@ export interface YamuxConfig {
   keepAliveIntervalMs: number;
   /** A ping unanswered for this long marks the session dead. */
   keepAliveTimeoutMs: number;
+  /**
+   * Ping only after a whole interval with nothing received: anything the remote sends (its own
+   * pings, streams) shows it is alive. The peer sets it, since the relay pings every interval.
+   */
+  keepAliveQuietOnly: boolean;
   /** Whether the remote may open streams. The relay sets false: only it opens streams. */
   acceptStreams: boolean;
   /** Inbound streams open at once before new ones are refused with RST. */
   maxInboundStreams: number;
   /**
    * Longest a held bare frame (an accepted stream's ACK, a FIN from `endQuiet`) waits for a frame
-   * to leave with.
+   * to leave with. The default is longer than the keepalive interval, so on a session that pings
+   * a held frame leaves with the next frame or the next ping, never alone.
    */
   holdBareMs: number;
 }
@@ -32,9 +38,10 @@ export const defaultConfig: YamuxConfig = {
   writeHighWaterMark: 4 * 1024 * 1024,
   keepAliveIntervalMs: 15_000,
   keepAliveTimeoutMs: 10_000,
+  keepAliveQuietOnly: false,
   acceptStreams: true,
   maxInboundStreams: 65_536,
-  holdBareMs: 1000,
+  holdBareMs: 20_000,
 };
 
 export function verifyConfig(c: YamuxConfig): YamuxConfig {

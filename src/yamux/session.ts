@@ -106,6 +106,9 @@ export class Session extends EventEmitter<SessionEvents> {
   private pingId = 0;
   private pingSentAt = 0;
   private pingOutstanding = false;
+  /** When the last message arrived (Date.now()); `keepAliveQuietOnly` pings only after an interval of none. */
+  private heardAt = Date.now();
+  private quietCheck: NodeJS.Timeout | undefined;
   private pingWaiters: Array<{ resolve: (rtt: number) => void; reject: (err: Error) => void }> = [];
   /** Last measured round trip, ms; -1 before the first pong. */
   rtt = -1;
@@ -164,6 +167,7 @@ export class Session extends EventEmitter<SessionEvents> {
 
   /** Feeds bytes received from the transport. */
   receive(chunk: Buffer): void {
+    this.heardAt = Date.now();
     let off = 0;
     const len = chunk.length;
     try {
@@ -227,6 +231,7 @@ export class Session extends EventEmitter<SessionEvents> {
     if (this.closed) return;
     this.closed = true;
     if (this.pingTimer) clearInterval(this.pingTimer);
+    if (this.quietCheck) clearTimeout(this.quietCheck);
     clearTimeout(this.lazyTimer);
     clearTimeout(this.heldTimer);
     const failure = err ?? new SessionClosedError("session closed", "closed");
@@ -431,6 +436,15 @@ export class Session extends EventEmitter<SessionEvents> {
       if (Date.now() - this.pingSentAt >= this.config.keepAliveTimeoutMs) {
         this.close(new SessionClosedError("keepalive timeout", "keepalive_timeout"));
       }
+      return;
+    }
+    const quiet = Date.now() - this.heardAt;
+    if (this.config.keepAliveQuietOnly && quiet < this.config.keepAliveIntervalMs) {
+      // Heard from lately: look again when the interval since then is up, not a whole tick later.
+      this.quietCheck ??= setTimeout(() => {
+        this.quietCheck = undefined;
+        this.keepAlive();
+      }, this.config.keepAliveIntervalMs - quiet).unref();
       return;
     }
     this.sendPing();

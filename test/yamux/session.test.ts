@@ -7,7 +7,7 @@ import { once } from "node:events";
 import { Readable, Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import type { StreamDuplex } from "../../src/yamux/duplex.ts";
-import { FrameType, GoAwayCode, INITIAL_WINDOW } from "../../src/yamux/frame.ts";
+import { Flag, FrameType, GoAwayCode, INITIAL_WINDOW } from "../../src/yamux/frame.ts";
 import { SessionClosedError } from "../../src/yamux/session.ts";
 import { StreamResetError } from "../../src/yamux/stream.ts";
 import {
@@ -420,6 +420,39 @@ describe("ping and keepalive", () => {
     expect((streamErr as SessionClosedError).reason).toBe("keepalive_timeout");
     await expect(pending).rejects.toBeInstanceOf(SessionClosedError);
     expect(() => opener.openStream()).toThrow(SessionClosedError);
+  });
+});
+
+describe("quiet-only keepalive (the peer's)", () => {
+  const pingsSent = (wire: { messages: Buffer[] }) =>
+    parseFrames(Buffer.concat(wire.messages)).filter((f) => f.type === FrameType.Ping && f.flags & Flag.SYN);
+
+  it("sends no pings of its own while the remote's arrive", async () => {
+    const { opener, acceptor, up, down } = sessionPair(
+      { keepAliveIntervalMs: 5, keepAliveTimeoutMs: 1_000 },
+      { keepAliveIntervalMs: 20, keepAliveTimeoutMs: 1_000, keepAliveQuietOnly: true },
+    );
+    up.record = true;
+    down.record = true;
+    // Forty of the opener's pings span ten of the acceptor's intervals.
+    await until(() => pingsSent(up).length >= 40, "forty pings from the opener", 1_000_000);
+    expect(pingsSent(down)).toHaveLength(0);
+    expect(acceptor.isClosed).toBe(false);
+    opener.close();
+    acceptor.close();
+  });
+
+  it("pings once the remote has been silent for an interval, and finds a dead one", async () => {
+    const { opener, acceptor, up, down } = sessionPair(
+      {},
+      { keepAliveIntervalMs: 10, keepAliveTimeoutMs: 30, keepAliveQuietOnly: true },
+    );
+    down.record = true;
+    up.hold(); // the opener's answers never arrive
+    const [err] = await once(acceptor, "close");
+    expect((err as SessionClosedError).reason).toBe("keepalive_timeout");
+    expect(pingsSent(down).length).toBeGreaterThanOrEqual(1);
+    opener.close();
   });
 });
 
