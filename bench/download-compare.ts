@@ -20,7 +20,7 @@ import { promisify } from "node:util";
 import { flags } from "./lib/args.ts";
 import { startTunnelEnv } from "./lib/env.ts";
 import { cpuSeconds } from "./lib/proc-stats.ts";
-import { type Proc, startPipeHop } from "./lib/procs.ts";
+import { type Proc, startPipes } from "./lib/procs.ts";
 import { roundOrder } from "./lib/rounds.ts";
 import { summarize } from "./lib/stats.ts";
 import type { Target } from "./load/http-client.ts";
@@ -63,15 +63,12 @@ async function curl(way: Way, t: Target): Promise<number> {
 const env = await startTunnelEnv();
 const hops: Proc[] = [];
 try {
-  const near = await startPipeHop(env.direct.port);
-  hops.push(near.proc);
-  const far = await startPipeHop(near.port);
-  hops.push(far.proc);
-  const targets: Record<Way, Target> = { direct: env.direct, tunnel: env.tunnel, pipes: { port: far.port } };
+  const { port, far, near } = await startPipes(env.direct.port, hops);
+  const targets: Record<Way, Target> = { direct: env.direct, tunnel: env.tunnel, pipes: { port } };
   // The two processes between curl and the local server on each way, curl's side first.
   const middle: Partial<Record<Way, [number, number]>> = {
     tunnel: [env.relay.pid, env.peer.pid],
-    pipes: [far.proc.pid, near.proc.pid],
+    pipes: [far.pid, near.pid],
   };
   console.log(`curl, ${mib} MiB per download, median of ${runs} rounds`);
   for (const way of WAYS) await curl(way, targets[way]);

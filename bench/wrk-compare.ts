@@ -40,7 +40,7 @@ import {
   type Proc,
   startLocalServer,
   startManyPeer,
-  startPipeHop,
+  startPipes,
   startRelay,
   stopAll,
   tempDir,
@@ -178,11 +178,7 @@ const hops: Proc[] = [];
 try {
   let pipes: WrkTarget | undefined;
   if (withPipes) {
-    const near = await startPipeHop(env.direct.port);
-    hops.push(near.proc);
-    const far = await startPipeHop(near.port);
-    hops.push(far.proc);
-    pipes = { port: far.port };
+    pipes = { port: (await startPipes(env.direct.port, hops)).port };
   }
   const ways: Way[] = pipes ? ["direct", "tunnel", "pipes"] : ["direct", "tunnel"];
   const target = (way: Way) => (way === "direct" ? env.direct : way === "tunnel" ? env.tunnel : pipes!);

@@ -242,6 +242,22 @@ export async function startPipeHop(port: number): Promise<{ proc: Proc; port: nu
   return { proc, port: Number(match[1]) };
 }
 
+/**
+ * Two pipe hops in a row in front of `127.0.0.1:<port>`, the tunnel's shape without its framing.
+ * Each is pushed onto `started` as soon as it runs, so the caller stops whatever did start.
+ * `far` is the one clients dial; `near` dials the server.
+ */
+export async function startPipes(
+  port: number,
+  started: Proc[],
+): Promise<{ port: number; far: Proc; near: Proc }> {
+  const near = await startPipeHop(port);
+  started.push(near.proc);
+  const far = await startPipeHop(near.port);
+  started.push(far.proc);
+  return { port: far.port, far: far.proc, near: near.proc };
+}
+
 /** A bench process that takes requests over IPC and answers each with one message. */
 export class IpcProc extends Proc {
   private nextId = 1;

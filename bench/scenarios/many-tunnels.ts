@@ -86,20 +86,16 @@ export const manyTunnels: Scenario<ManyTunnelsParams> = {
         figs.add("relay RSS with all tunnels up", "MiB", "lower", relayAfter / KiB / KiB);
         figs.add("bench peer RSS per tunnel", "KiB", "lower", (peerAfter - peerBefore) / p.tunnels / KiB);
 
-        const tunnelJob = (durationS: number) => ({
+        // The same random Host per request both ways (the local server ignores it), so the load
+        // generator's cost per request is the same.
+        const job = (port: number) => (durationS: number) => ({
           connections: p.connections,
           durationS,
-          url: `http://127.0.0.1:${relay.port}/small`,
+          url: `http://127.0.0.1:${port}/small`,
           hosts: open.hosts,
         });
-        const directJob = (durationS: number) => ({
-          connections: p.connections,
-          durationS,
-          url: `http://127.0.0.1:${local.port}/small`,
-          // The same random Host per request (the local server ignores it): the load generator's
-          // cost per request is then the same both ways.
-          hosts: open.hosts,
-        });
+        const tunnelJob = job(relay.port);
+        const directJob = job(local.port);
         if (p.warmupS > 0) {
           ctx.step(`warmup, repetition ${rep + 1}/${ctx.reps}`);
           await load.call<CannonResult>("cannon", directJob(p.warmupS));

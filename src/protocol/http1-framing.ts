@@ -216,7 +216,7 @@ function textNameIs(t: string, start: number, end: number, lower: string): boole
 }
 
 /** Optional whitespace around a field value (RFC 9110 5.6.3): SP or HTAB. */
-function isOws(c: number): boolean {
+export function isOws(c: number): boolean {
   return c === 0x20 || c === 0x09;
 }
 

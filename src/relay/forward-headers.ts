@@ -4,7 +4,7 @@
  * HTTP/2 requests become HTTP/1.1 heads: pseudo-headers go, `:authority` becomes Host, cookies join.
  */
 import { STATUS_CODES } from "node:http";
-import { FramingError, nameIs, TCHAR } from "../protocol/http1-framing.ts";
+import { FramingError, isOws, nameIs, TCHAR } from "../protocol/http1-framing.ts";
 import { HeadRewriter, type RequestHead } from "../protocol/request-head.ts";
 
 const HOP_BY_HOP = new Set([
@@ -269,8 +269,8 @@ const CLOSE = latin1("close");
 
 /** Whether a Connection value `b[start, end)` names no other field: just `keep-alive` or `close`. */
 function namesNoField(b: Buffer, start: number, end: number): boolean {
-  while (start < end && (b[start] === 0x20 || b[start] === 0x09)) start++;
-  while (end > start && (b[end - 1] === 0x20 || b[end - 1] === 0x09)) end--;
+  while (start < end && isOws(b[start]!)) start++;
+  while (end > start && isOws(b[end - 1]!)) end--;
   return nameIs(b, start, end, KEEP_ALIVE) || nameIs(b, start, end, CLOSE);
 }
 

@@ -106,7 +106,7 @@ export class Session extends EventEmitter<SessionEvents> {
   private pingId = 0;
   private pingSentAt = 0;
   private pingOutstanding = false;
-  /** When the last message arrived (Date.now()); `keepAliveQuietOnly` pings only after an interval of none. */
+  /** With `keepAliveQuietOnly`: when the last message arrived (Date.now()); it pings only after an interval of none. */
   private heardAt = Date.now();
   private quietCheck: NodeJS.Timeout | undefined;
   private pingWaiters: Array<{ resolve: (rtt: number) => void; reject: (err: Error) => void }> = [];
@@ -167,7 +167,7 @@ export class Session extends EventEmitter<SessionEvents> {
 
   /** Feeds bytes received from the transport. */
   receive(chunk: Buffer): void {
-    this.heardAt = Date.now();
+    if (this.config.keepAliveQuietOnly) this.heardAt = Date.now();
     let off = 0;
     const len = chunk.length;
     try {
