@@ -2,8 +2,7 @@
  * The management page in a real headless Chromium (Debian's `chromium`, driven by playwright-core),
  * against a real relay, a real daemon and the page's real server on loopback.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -63,7 +62,7 @@ async function setup() {
       res.end(`hello from ${req.url}`);
     });
   });
-  const home = mkdtempSync(join(tmpdir(), "agent-relay-ui-e2e-"));
+  const home = tempHome();
   const store = new Store(home);
   store.updateSettings((s) => {
     s.relay = relay.origin;

@@ -1,13 +1,13 @@
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openBrowser, openerCommand } from "../../src/peer/ui/open-browser.ts";
 import { requestSignInUrl } from "../../src/peer/ui/sign-in.ts";
 import { readUiFile, removeUiFile, writeUiFile } from "../../src/peer/ui/ui-file.ts";
+import { tempHome } from "../helpers/cli.ts";
 import { startLocalServer } from "../helpers/harness.ts";
 
-const home = () => mkdtempSync(join(tmpdir(), "agent-relay-ui-cli-"));
+const home = tempHome;
 
 describe("agent-relay ui, the parts that run without a browser", () => {
   it("says plainly when no page runs, and when the file is stale", async () => {

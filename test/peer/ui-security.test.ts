@@ -1,7 +1,5 @@
-import { mkdtempSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { request } from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { PeerDaemon } from "../../src/peer/daemon.ts";
 import { Store } from "../../src/peer/store.ts";
@@ -19,6 +17,7 @@ import {
 import { startUiServer, type UiServer } from "../../src/peer/ui/server.ts";
 import { requestSignInUrl } from "../../src/peer/ui/sign-in.ts";
 import { readUiFile, uiFilePath } from "../../src/peer/ui/ui-file.ts";
+import { tempHome } from "../helpers/cli.ts";
 import { silent } from "../helpers/harness.ts";
 
 describe("the page's checks, as functions", () => {
@@ -136,7 +135,7 @@ afterEach(async () => {
 });
 
 async function start(): Promise<{ home: string; ui: UiServer }> {
-  const home = mkdtempSync(join(tmpdir(), "agent-relay-ui-"));
+  const home = tempHome();
   const store = new Store(home);
   store.createAgent("a1", "http://127.0.0.1:9");
   daemon = new PeerDaemon({ store, log: silent, watch: false });
