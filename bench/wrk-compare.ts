@@ -4,6 +4,7 @@
  * cost per request is part of every ratio, so this is the one to hold against them.
  *
  *   npm run build && npx tsx bench/wrk-compare.ts [--runs 5] [--connections 16,128] [--seconds 3] [--idle 10]
+ *     [--tunnels N] [--pipes] [--headed]
  *
  * Same processes as the suite (bench/lib/env.ts: local server, relay, one peer; plain yamux). wrk
  * runs with one thread. For each connection count: one uncounted run each way, then `--runs`
@@ -25,12 +26,19 @@
  * per request after the tunnel's line. Rounds are then triples, in an order that changes from
  * round to round (bench/lib/rounds.ts).
  *
+ * `--headed` adds another way: direct, but with every header field the local server receives through
+ * the tunnel (the relay's X-Forwarded-* and X-Request-Id, the peer's X-Agent-*, read once from the
+ * local server's /head through the tunnel). Parsing those fields is work the local server does only
+ * behind the tunnel, so this way splits the ratio in two: what the fields cost the local server
+ * (its ratio to direct), and what the tunnel costs beyond them (tunnel ÷ this way).
+ *
  * `--idle` waits that many seconds after the warm-up runs, as a relay between bursts does: after
  * about 8 s V8's memory reducer runs a full GC, which tenures whatever the process holds then (see
  * bench/gc-churn.ts for what that does to a churned Map or Set).
  */
 import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
+import { get } from "node:http";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { flags } from "./lib/args.ts";
@@ -58,6 +66,7 @@ const seconds = args.number("seconds", 3, true);
 const idleS = args.text("idle") === undefined ? 0 : args.number("idle", 0);
 const tunnels = args.number("tunnels", 1, true);
 const withPipes = args.has("pipes");
+const withHeaded = args.has("headed");
 
 interface WrkResult {
   reqPerS: number;
@@ -67,11 +76,16 @@ interface WrkResult {
 
 const UNIT_MS: Record<string, number> = { us: 1e-3, ms: 1, s: 1e3 };
 
-/** Where wrk sends: a Host header, or a Lua script that picks one per request. */
-type WrkTarget = Target & { script?: string };
+/**
+ * Where wrk sends: a Host header, or a Lua script that picks one per request; `headers` are sent
+ * with every request as well (name, value, name, value, ...).
+ */
+type WrkTarget = Target & { script?: string; headers?: readonly string[] };
 
 async function wrk(t: WrkTarget, connections: number, durationS: number): Promise<WrkResult> {
   const host = t.script ? ["-s", t.script] : t.host ? ["-H", `Host: ${t.host}`] : [];
+  const extra = t.headers ?? [];
+  for (let i = 0; i < extra.length; i += 2) host.push("-H", `${extra[i]}: ${extra[i + 1]}`);
   const url = `http://127.0.0.1:${t.port}/small`;
   let out: string;
   try {
@@ -152,7 +166,7 @@ async function startManyEnv(n: number): Promise<Env> {
     const procs = [local.proc, relay.proc, peer];
     return {
       direct: { port: local.port },
-      tunnel: { port: relay.port, script },
+      tunnel: { port: relay.port, host: open.hosts[0], script },
       relay: relay.proc,
       peer,
       local: local.proc,
@@ -171,7 +185,36 @@ async function startManyEnv(n: number): Promise<Env> {
   }
 }
 
-type Way = "direct" | "tunnel" | "pipes";
+type Way = "direct" | "tunnel" | "pipes" | "headed";
+
+/**
+ * The header fields the local server receives through the tunnel, less Host (wrk sends its own):
+ * the local server's /head, asked through the tunnel once.
+ */
+function tunnelHeaders(t: WrkTarget): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const req = get(
+      { host: "127.0.0.1", port: t.port, path: "/head", headers: { host: t.host }, agent: false },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => {
+          text += c;
+        });
+        res.on("end", () => {
+          if (res.statusCode !== 200)
+            return reject(new Error(`/head through the tunnel: ${res.statusCode} ${text}`));
+          const raw = JSON.parse(text) as string[];
+          const out: string[] = [];
+          for (let i = 0; i < raw.length; i += 2)
+            if (raw[i]!.toLowerCase() !== "host") out.push(raw[i]!, raw[i + 1]!);
+          resolve(out);
+        });
+      },
+    );
+    req.on("error", reject);
+  });
+}
 
 const env: Env = tunnels > 1 ? await startManyEnv(tunnels) : await startTunnelEnv({ relayArgs: METRICS });
 const hops: Proc[] = [];
@@ -180,11 +223,22 @@ try {
   if (withPipes) {
     pipes = { port: (await startPipes(env.direct.port, hops)).port };
   }
-  const ways: Way[] = pipes ? ["direct", "tunnel", "pipes"] : ["direct", "tunnel"];
-  const target = (way: Way) => (way === "direct" ? env.direct : way === "tunnel" ? env.tunnel : pipes!);
+  let headed: WrkTarget | undefined;
+  if (withHeaded) {
+    headed = { ...env.direct, headers: await tunnelHeaders(env.tunnel) };
+    const h = headed.headers!;
+    console.log(
+      `fields the local server receives through the tunnel: ${h.filter((_, i) => i % 2 === 0).join(", ")}`,
+    );
+  }
+  const ways: Way[] = ["direct", "tunnel"];
+  if (pipes) ways.push("pipes");
+  if (headed) ways.push("headed");
+  const targets: Partial<Record<Way, WrkTarget>> = { direct: env.direct, tunnel: env.tunnel, pipes, headed };
+  const target = (way: Way) => targets[way]!;
   const metricsPort = Number((await env.relay.waitForOutput(/metrics on [^;\s]+:(\d+)/, 5000)).match[1]);
   console.log(
-    `wrk -t1, ${seconds} s per run, median of ${runs} ${pipes ? "rounds of three" : "alternating pairs"}` +
+    `wrk -t1, ${seconds} s per run, median of ${runs} ${ways.length > 2 ? `rounds of ${ways.length}` : "alternating pairs"}` +
       (tunnels > 1 ? `, a random agent of ${tunnels} per request` : "") +
       (idleS > 0 ? `, ${idleS} s idle after the warm-up` : ""),
   );
@@ -192,11 +246,15 @@ try {
     await wrk(env.direct, c, 1);
     await wrk(env.tunnel, c, 1);
     if (pipes) await wrk(pipes, c, 1);
+    if (headed) await wrk(headed, c, 1);
     if (idleS > 0) await new Promise((resolve) => setTimeout(resolve, idleS * 1000));
-    const rate: Record<Way, number[]> = { direct: [], tunnel: [], pipes: [] };
-    const p99: Record<Way, number[]> = { direct: [], tunnel: [], pipes: [] };
+    const rate: Record<Way, number[]> = { direct: [], tunnel: [], pipes: [], headed: [] };
+    const p99: Record<Way, number[]> = { direct: [], tunnel: [], pipes: [], headed: [] };
     const pipesRatio: number[] = [];
     const pipesCpuUs: number[] = [];
+    const headedRatio: number[] = [];
+    const tunnelToHeaded: number[] = [];
+    const localHeaded: number[] = [];
     const ratio: number[] = [];
     const p99Ratio: number[] = [];
     const cpuUs = {
@@ -227,6 +285,7 @@ try {
         const localUs = ((cpuSeconds(env.local.pid) - local0) / w.requests) * 1e6;
         if (via === "tunnel") cpuUs.local.push(localUs);
         else if (via === "direct") cpuUs.localDirect.push(localUs);
+        else if (via === "headed") localHeaded.push(localUs);
         pair[via] = w;
         rate[via].push(w.reqPerS);
         p99[via].push(w.p99Ms);
@@ -234,6 +293,10 @@ try {
       ratio.push(pair.tunnel!.reqPerS / pair.direct!.reqPerS);
       p99Ratio.push(pair.tunnel!.p99Ms / pair.direct!.p99Ms);
       if (pair.pipes) pipesRatio.push(pair.pipes.reqPerS / pair.direct!.reqPerS);
+      if (pair.headed) {
+        headedRatio.push(pair.headed.reqPerS / pair.direct!.reqPerS);
+        tunnelToHeaded.push(pair.tunnel!.reqPerS / pair.headed.reqPerS);
+      }
     }
     env.check();
     for (const h of hops) h.assertRunning();
@@ -252,6 +315,12 @@ try {
         `${c} connections, two bare pipes: ${Math.round(med(rate.pipes)).toLocaleString("en")} req/s, ` +
           `ratio ${med(pipesRatio).toFixed(3)}; p99 ${med(p99.pipes).toFixed(2)} ms; ` +
           `CPU per request, both pipes: ${med(pipesCpuUs).toFixed(1)} us`,
+      );
+    if (headed)
+      console.log(
+        `${c} connections, direct with the tunnel's ${headed.headers!.length / 2} header fields: ` +
+          `${Math.round(med(rate.headed)).toLocaleString("en")} req/s, ratio ${med(headedRatio).toFixed(3)}; ` +
+          `local server ${med(localHeaded).toFixed(1)} us per request; tunnel ÷ this ${med(tunnelToHeaded).toFixed(3)}`,
       );
   }
 } finally {

@@ -6,6 +6,7 @@
  *   POST /upload            reads the body, answers {"bytes":N}
  *   GET  /hold?ms=N         answers after N ms; counts how many are held at once
  *   GET  /stats             {"peakHeld":N} since the last /stats, then resets it
+ *   GET  /head              the request's header fields as received, [name, value, ...] in JSON
  */
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -67,6 +68,9 @@ const server = createServer({ keepAlive: true, noDelay: true }, (req, res) => {
       res.end(JSON.stringify({ peakHeld }));
       peakHeld = held;
       return;
+    case "/head":
+      res.writeHead(200, { "content-type": "application/json" });
+      return void res.end(JSON.stringify(req.rawHeaders));
     default:
       res.writeHead(404, { "content-length": 0 });
       res.end();
