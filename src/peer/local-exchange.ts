@@ -111,7 +111,7 @@ export class LocalExchange implements ConnectionUser, StreamHandler {
 
   // --- The response: local socket → stream ---
 
-  onData(chunk: Buffer): void {
+  onData(chunk: Buffer, owned: boolean): void {
     this.responseStarted = true;
     let i = 0;
     try {
@@ -131,9 +131,9 @@ export class LocalExchange implements ConnectionUser, StreamHandler {
       if (!(err instanceof FramingError)) throw err;
       this.toRaw(); // the relay's own parser gives its verdict; here the bytes just flow to the close
     }
-    if (this.phase !== Phase.Done) return this.forward(chunk);
+    if (this.phase !== Phase.Done) return this.forward(chunk, owned);
     if (i < chunk.length) this.reusable = false; // bytes past the response: out of step
-    this.forward(i === chunk.length ? chunk : chunk.subarray(0, i));
+    this.forward(i === chunk.length ? chunk : chunk.subarray(0, i), owned);
     this.finish();
   }
 
@@ -159,9 +159,10 @@ export class LocalExchange implements ConnectionUser, StreamHandler {
     this.reusable = false;
   }
 
-  private forward(buf: Buffer): void {
+  /** `owned`: the stream may keep `buf` as is; otherwise it is the pool's shared buffer, copied. */
+  private forward(buf: Buffer, owned: boolean): void {
     this.bytesOut += buf.length;
-    if (!this.stream.write(buf, true)) this.conn.socket.pause();
+    if (!this.stream.write(buf, !owned)) this.conn.socket.pause();
   }
 
   drain(): void {

@@ -9,8 +9,11 @@ import { connect, type Socket } from "node:net";
 
 /** The exchange using a connection; the connection forwards its socket's events here. */
 export interface ConnectionUser {
-  /** A view of the pool's shared read buffer, valid only during the call. */
-  onData(chunk: Buffer): void;
+  /**
+   * Bytes read. `owned`: the chunk is the user's to keep (a large read, in a buffer of its own);
+   * otherwise it is a view of the pool's shared read buffer, valid only during the call.
+   */
+  onData(chunk: Buffer, owned: boolean): void;
   /** The local server half-closed (FIN). */
   onEnd(): void;
   /** The socket is gone; `connected`: it ever connected; `hadError`: it ended by an error (say, RST). */
@@ -37,7 +40,16 @@ const HINT_MARGIN_MS = 1000;
  * to 256 KiB instead of Node's 64 KiB. Each read is handled before the next one lands, so whatever
  * a user keeps of a chunk past `onData` it copies (yamux frames it at once into its own messages).
  */
-const READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
+const READ_SIZE = 256 * 1024;
+const READ_BUFFER = Buffer.allocUnsafe(READ_SIZE);
+/**
+ * A read at least this large (a long answer on its way) moves its socket onto read buffers of its
+ * own: each large read is then handed to the user with its buffer, which yamux sends without a copy
+ * (one copy less per byte of a download), and the socket reads into a fresh buffer. The first read
+ * under this size moves it back to READ_BUFFER, so a socket keeps a buffer of its own only between
+ * large reads (or, idle in the pool after one, until its next read).
+ */
+const OWN_READ_MIN = 64 * 1024;
 
 export class LocalConnection {
   /** Whether it already carried an exchange (a stale reused connection may close under a request). */
@@ -47,8 +59,10 @@ export class LocalConnection {
   expires = 0;
 
   readonly socket: Socket;
+  /** This socket's own read buffer while its reads are large; null while it reads into READ_BUFFER. */
+  private own: Buffer | null = null;
 
-  /** Dials the local server; every read lands in the shared READ_BUFFER. */
+  /** Dials the local server; reads land in the shared READ_BUFFER, large ones in buffers of their own. */
   constructor(
     private readonly pool: LocalPool,
     opts: { host: string; port: number },
@@ -57,7 +71,8 @@ export class LocalConnection {
       host: opts.host,
       port: opts.port,
       noDelay: true,
-      onread: { buffer: READ_BUFFER, callback: (n, buf) => this.onRead(buf as Buffer, n) },
+      // Asked again after every read: the buffer the next read lands in.
+      onread: { buffer: () => this.own ?? READ_BUFFER, callback: (n, buf) => this.onRead(buf as Buffer, n) },
     });
     this.socket = socket;
     socket.once("connect", () => {
@@ -77,10 +92,18 @@ export class LocalConnection {
     });
   }
 
-  /** `n` bytes read into the shared buffer: the user must copy what it keeps past this call. */
+  /** `n` bytes read into `buf`: READ_BUFFER (the user copies what it keeps) or this socket's own. */
   onRead(buf: Buffer, n: number): boolean {
-    if (this.user) this.user.onData(buf.subarray(0, n));
-    else this.socket.destroy(); // bytes nobody asked for: the connection is out of step
+    const user = this.user;
+    if (!user) {
+      this.socket.destroy(); // bytes nobody asked for: the connection is out of step
+      return true;
+    }
+    const large = n >= OWN_READ_MIN;
+    const owned = large && buf === this.own;
+    // The next read's buffer: a fresh one after a large read, the shared one after a small read.
+    this.own = large ? Buffer.allocUnsafe(READ_SIZE) : null;
+    user.onData(buf.subarray(0, n), owned);
     return true; // users pause the socket themselves
   }
 

@@ -1,8 +1,10 @@
 /**
- * Outgoing frames, written straight into the buffers of the messages that will carry them: one copy
- * of each data byte, no allocation per frame, and message boundaries wherever a buffer fills up
- * (they carry no meaning). Buffers start small and double while a burst keeps filling them, up to
- * the largest message (or 256 KiB); an idle session drops back to one small buffer.
+ * Outgoing frames, written straight into the buffers of the messages that will carry them: at most
+ * one copy of each data byte, no allocation per frame, and message boundaries wherever a buffer
+ * fills up (they carry no meaning). Buffers start small and double while a burst keeps filling
+ * them, up to the largest message (or 256 KiB); an idle session drops back to one small buffer. A
+ * large piece of data its caller will not touch again is not copied at all: it leaves as a message
+ * of its own, right behind the message that holds its frame header.
  */
 import { HEADER_LENGTH, writeHeader } from "./frame.ts";
 
@@ -16,11 +18,17 @@ const MIN_BUFFER = 16 * 1024;
 const MAX_BUFFER = 256 * 1024;
 /** A partly filled buffer this small is copied out, so the buffer itself can be reused at once. */
 const COPY_OUT_MAX = 4 * 1024;
+/**
+ * Data at least this large that the caller hands over is sent as is, not copied: its own message
+ * costs a WebSocket frame header and one more buffer in the socket write, less than copying it.
+ */
+export const HAND_OVER_MIN = 16 * 1024;
 
 export class Outbox {
   /** Bytes queued and not yet taken. */
   bytes = 0;
   private readonly maxBuffer: number;
+  private readonly maxMessage: number;
   /** Filled messages, oldest first, from `head` on. */
   private ready: Buffer[] = [];
   private head = 0;
@@ -30,6 +38,7 @@ export class Outbox {
   private size: number;
 
   constructor(maxMessageBytes: number) {
+    this.maxMessage = maxMessageBytes;
     this.maxBuffer = Math.min(maxMessageBytes, MAX_BUFFER);
     this.size = Math.min(MIN_BUFFER, maxMessageBytes);
   }
@@ -41,9 +50,14 @@ export class Outbox {
     this.bytes += HEADER_LENGTH;
   }
 
-  /** Copies `src[start, end)`; the caller may reuse `src` as soon as this returns. */
-  data(src: Buffer, start: number, end: number): void {
-    this.bytes += end - start;
+  /**
+   * Queues `src[start, end)`. Copied unless `owned` (the caller never changes those bytes again) and
+   * at least HAND_OVER_MIN long: a borrowed `src` may be reused as soon as this returns.
+   */
+  data(src: Buffer, start: number, end: number, owned = false): void {
+    const n = end - start;
+    if (owned && n >= HAND_OVER_MIN && n <= this.maxMessage) return this.handOver(src.subarray(start, end));
+    this.bytes += n;
     while (start < end) {
       this.room(1);
       const n = src.copy(this.buf!, this.len, start, end);
@@ -93,6 +107,19 @@ export class Outbox {
     this.buf = null;
     this.len = 0;
     this.bytes = 0;
+  }
+
+  /** `data` as its own message, behind what is queued (its frame header last). */
+  private handOver(data: Buffer): void {
+    const buf = this.buf;
+    if (buf && this.len > 0) {
+      this.ready.push(buf.subarray(0, this.len));
+      // What is left of the buffer goes on filling: the message above is a view of its start.
+      this.buf = buf.subarray(this.len);
+      this.len = 0;
+    }
+    this.ready.push(data);
+    this.bytes += data.length;
   }
 
   /** Makes room for `n` contiguous bytes, closing the current message if it is too full. */

@@ -253,11 +253,15 @@ export class Session extends EventEmitter<SessionEvents> {
 
   // --- Used by streams ---
 
-  /** Queues a data frame carrying `chunk[start, end)`, copied: the chunk is free once this returns. */
-  sendData(id: number, chunk: Buffer, start: number, end: number): void {
+  /**
+   * Queues a data frame carrying `chunk[start, end)`. Unless `owned` (the caller never changes the
+   * chunk again), it is copied and the chunk is free once this returns; an owned chunk may be sent
+   * as is (Outbox.data).
+   */
+  sendData(id: number, chunk: Buffer, start: number, end: number, owned = false): void {
     if (this.closed) return;
     this.out.header(FrameType.Data, 0, id, end - start);
-    this.out.data(chunk, start, end);
+    this.out.data(chunk, start, end, owned);
     this.scheduleFlush();
   }
 

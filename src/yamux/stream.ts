@@ -155,7 +155,7 @@ export class YamuxStream {
     if (buf.length > 0) {
       if (this.queue.length > 0) this.queue.push(borrowed ? Buffer.from(buf) : buf);
       else {
-        const at = this.send(buf, 0);
+        const at = this.send(buf, 0, !borrowed);
         if (at < buf.length) {
           if (borrowed) this.queue.push(Buffer.from(buf.subarray(at)));
           else {
@@ -278,13 +278,16 @@ export class YamuxStream {
     } else this.maybeCredit();
   }
 
-  /** Frames `buf[offset..]` as far as the window allows; returns where it stopped. */
-  private send(buf: Buffer, offset: number): number {
+  /**
+   * Frames `buf[offset..]` as far as the window allows; returns where it stopped. `owned`: the
+   * caller never changes `buf` again, so a large frame may carry it without a copy.
+   */
+  private send(buf: Buffer, offset: number, owned: boolean): number {
     const max = this.session.maxFrameData;
     let at = offset;
     while (this.sendWindow > 0 && at < buf.length) {
       const n = Math.min(buf.length - at, this.sendWindow, max);
-      this.session.sendData(this.id, buf, at, at + n);
+      this.session.sendData(this.id, buf, at, at + n, owned);
       at += n;
       this.sendWindow -= n;
     }
@@ -294,7 +297,7 @@ export class YamuxStream {
   private flushQueue(): void {
     while (this.queue.length > 0) {
       const buf = this.queue[0]!;
-      const at = this.send(buf, this.queueOffset);
+      const at = this.send(buf, this.queueOffset, true); // queued buffers are the stream's (copies if borrowed)
       if (at < buf.length) {
         this.queueOffset = at;
         return;

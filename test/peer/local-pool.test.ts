@@ -3,9 +3,9 @@
  * and local servers that count their connections. Responses of every framing must come through
  * whole, a connection is reused only when its exchange ended cleanly, and a stale one is handled.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { request } from "node:http";
-import type { Socket } from "node:net";
+import { type AddressInfo, createServer as createTcpServer, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { type ConnectionUser, LocalPool } from "../../src/peer/local-pool.ts";
 import { ERROR_HEADER } from "../../src/protocol/constants.ts";
@@ -304,5 +304,46 @@ describe("keep-alive connections to the local server", () => {
     expect(first.socket.destroyed).toBe(true);
     second.destroy();
     pool.close();
+  });
+
+  it("hands large reads over with their own buffers, and copies nothing it does not own", async () => {
+    const payload = randomBytes(1024 * 1024);
+    let written!: () => void;
+    const inKernel = new Promise<void>((resolve) => {
+      written = resolve;
+    });
+    const server = createTcpServer((s) => {
+      s.on("error", () => {});
+      s.end(payload, () => written());
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const pool = new LocalPool({ host: "127.0.0.1", port: (server.address() as AddressInfo).port });
+    const got: Array<{ chunk: Buffer; owned: boolean }> = [];
+    let ended!: () => void;
+    const end = new Promise<void>((resolve) => {
+      ended = resolve;
+    });
+    const user: ConnectionUser = {
+      // Owned chunks are kept as they are; the shared buffer's views are copied, as the contract says.
+      onData: (chunk, owned) => got.push({ chunk: owned ? chunk : Buffer.from(chunk), owned }),
+      onEnd: () => ended(),
+      onClose() {},
+      onDrain() {},
+    };
+    const conn = pool.acquire(user);
+    // Paused until the whole payload sits in the kernel: the reads that follow are large.
+    conn.socket.pause();
+    await inKernel;
+    conn.socket.resume();
+    await end;
+    conn.destroy();
+    pool.close();
+    server.close();
+    expect(Buffer.concat(got.map((g) => g.chunk)).equals(payload)).toBe(true); // no later read overwrote one
+    const owned = got.filter((g) => g.owned).map((g) => g.chunk);
+    expect(owned.length).toBeGreaterThan(0);
+    for (const c of owned) expect(c.byteLength).toBeGreaterThanOrEqual(64 * 1024);
+    expect(new Set(owned.map((c) => c.buffer)).size).toBe(owned.length); // a buffer each
+    expect(got[0]!.owned).toBe(false); // the first large read lands in the shared buffer
   });
 });

@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { FrameType } from "../../src/yamux/frame.ts";
-import { Outbox } from "../../src/yamux/outbox.ts";
+import { HAND_OVER_MIN, Outbox } from "../../src/yamux/outbox.ts";
 import { parseFrames } from "./pipe.ts";
 
 function drain(o: Outbox): Buffer[] {
@@ -49,6 +49,39 @@ describe("Outbox", () => {
     expect(drain(o)[0]!.toString()).toBe("original");
   });
 
+  it("sends large owned data as is: its own message, the same memory, right behind its header", () => {
+    const o = new Outbox(256 * 1024);
+    const src = randomBytes(100 * 1024);
+    const piece = src.subarray(10, 10 + 64 * 1024);
+    o.header(FrameType.WindowUpdate, 1, 1, 0);
+    o.header(FrameType.Data, 0, 1, piece.byteLength);
+    o.data(src, 10, 10 + piece.byteLength, true);
+    o.header(FrameType.Ping, 1, 0, 9); // after the hand-over: in the rest of the first buffer
+    expect(o.bytes).toBe(36 + piece.byteLength);
+    const msgs = drain(o);
+    expect(o.bytes).toBe(0);
+    expect(msgs.map((m) => m.byteLength)).toEqual([24, piece.byteLength, 12]);
+    expect(msgs[1]!.buffer).toBe(src.buffer);
+    expect(msgs[1]!.byteOffset).toBe(piece.byteOffset);
+    const frames = parseFrames(Buffer.concat(msgs));
+    expect(frames.map((f) => f.type)).toEqual([FrameType.WindowUpdate, FrameType.Data, FrameType.Ping]);
+    expect(frames[1]!.body.equals(piece)).toBe(true);
+  });
+
+  it("copies owned data that is small, or larger than a message", () => {
+    const o = new Outbox(64 * 1024);
+    const small = randomBytes(HAND_OVER_MIN - 1);
+    const big = randomBytes(64 * 1024 + 1);
+    const want = Buffer.concat([small, big]);
+    o.data(small, 0, small.byteLength, true);
+    o.data(big, 0, big.byteLength, true);
+    small.fill(0);
+    big.fill(0);
+    const msgs = drain(o);
+    expect(Math.max(...msgs.map((m) => m.byteLength))).toBeLessThanOrEqual(64 * 1024);
+    expect(Buffer.concat(msgs).equals(want)).toBe(true);
+  });
+
   it("never overwrites a message it handed out, small or large", () => {
     const o = new Outbox(64 * 1024);
     const taken: Array<[Buffer, Buffer]> = [];
@@ -61,6 +94,29 @@ describe("Outbox", () => {
       if (round % 7 === 0) o.idle();
     }
     for (const [msg, src] of taken) expect(msg.equals(src)).toBe(true);
+  });
+
+  it("mixes copied and handed-over data without overwriting a message it gave out", () => {
+    const o = new Outbox(128 * 1024);
+    const sent: Buffer[] = []; // as taken: views, never copied here
+    const want: Buffer[] = [];
+    for (let round = 0; round < 120; round++) {
+      const n = [7, 16 * 1024, 900, 40_000, 128 * 1024, 3000][round % 6]!;
+      const owned = round % 4 < 2;
+      const src = randomBytes(n);
+      want.push(Buffer.from(src));
+      o.header(FrameType.Data, 0, round + 1, n);
+      o.data(src, 0, n, owned);
+      if (!owned) src.fill(0); // a borrowed source is the caller's again at once
+      if (round % 3 === 0) {
+        sent.push(...drain(o));
+        if (round % 9 === 0) o.idle(); // as the session does: only with nothing queued
+      }
+    }
+    sent.push(...drain(o));
+    const frames = parseFrames(Buffer.concat(sent));
+    expect(frames.map((f) => f.streamId)).toEqual(want.map((_, i) => i + 1));
+    expect(frames.every((f, i) => f.body.equals(want[i]!))).toBe(true);
   });
 
   it("clear drops everything queued", () => {

@@ -85,7 +85,8 @@ describe("stream handler API", () => {
     const sent = new Recorder();
     s.attach(sent);
     const payload = randomBytes(3 * window);
-    expect(s.write(payload)).toBe(false);
+    // Borrowed, so the first window is copied into the SYN's message (an owned one leaves on its own).
+    expect(s.write(payload, true)).toBe(false);
     const r = await accepted;
     const rec = new Recorder();
     r.attach(rec); // takes what came with the SYN
