@@ -13,7 +13,7 @@ import {
   UntilClose,
 } from "../protocol/http1-framing.ts";
 import type { StreamHandler, YamuxStream } from "../yamux/stream.ts";
-import type { ConnectionUser, LocalConnection, LocalPool } from "./local-pool.ts";
+import { type ConnectionUser, LOCAL_READ_SIZE, type LocalConnection, type LocalPool } from "./local-pool.ts";
 
 export interface ExchangeResult {
   /** The final response status; 0 when none came. */
@@ -111,7 +111,7 @@ export class LocalExchange implements ConnectionUser, StreamHandler {
 
   // --- The response: local socket → stream ---
 
-  onData(chunk: Buffer, owned: boolean): void {
+  onData(chunk: Buffer, owned: boolean): boolean {
     this.responseStarted = true;
     let i = 0;
     try {
@@ -131,10 +131,14 @@ export class LocalExchange implements ConnectionUser, StreamHandler {
       if (!(err instanceof FramingError)) throw err;
       this.toRaw(); // the relay's own parser gives its verdict; here the bytes just flow to the close
     }
-    if (this.phase !== Phase.Done) return this.forward(chunk, owned);
+    if (this.phase !== Phase.Done) {
+      this.forward(chunk, owned);
+      return this.stream.handsOver(LOCAL_READ_SIZE);
+    }
     if (i < chunk.length) this.reusable = false; // bytes past the response: out of step
     this.forward(i === chunk.length ? chunk : chunk.subarray(0, i), owned);
     this.finish();
+    return false;
   }
 
   /** Reads (part of) a response head from `chunk[i..]`; returns where reading stopped. */

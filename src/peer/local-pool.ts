@@ -11,9 +11,11 @@ import { connect, type Socket } from "node:net";
 export interface ConnectionUser {
   /**
    * Bytes read. `owned`: the chunk is the user's to keep (a large read, in a buffer of its own);
-   * otherwise it is a view of the pool's shared read buffer, valid only during the call.
+   * otherwise it is a view of the pool's shared read buffer, valid only during the call. Returns
+   * whether the user would keep a read of up to LOCAL_READ_SIZE as is: only then does the socket
+   * read into buffers of its own.
    */
-  onData(chunk: Buffer, owned: boolean): void;
+  onData(chunk: Buffer, owned: boolean): boolean;
   /** The local server half-closed (FIN). */
   onEnd(): void;
   /** The socket is gone; `connected`: it ever connected; `hadError`: it ended by an error (say, RST). */
@@ -40,16 +42,19 @@ const HINT_MARGIN_MS = 1000;
  * to 256 KiB instead of Node's 64 KiB. Each read is handled before the next one lands, so whatever
  * a user keeps of a chunk past `onData` it copies (yamux frames it at once into its own messages).
  */
-const READ_SIZE = 256 * 1024;
-const READ_BUFFER = Buffer.allocUnsafe(READ_SIZE);
+export const LOCAL_READ_SIZE = 256 * 1024;
+const READ_BUFFER = Buffer.allocUnsafe(LOCAL_READ_SIZE);
 /**
- * A read at least this large (a long answer on its way) moves its socket onto read buffers of its
- * own: each large read is then handed to the user with its buffer, which yamux sends without a copy
- * (one copy less per byte of a download), and the socket reads into a fresh buffer. The first read
- * under this size moves it back to READ_BUFFER, so a socket keeps a buffer of its own only between
- * large reads (or, idle in the pool after one, until its next read).
+ * A read at least this large (a long answer on its way) moves its socket onto a read buffer of its
+ * own, if its user would keep large reads as is. A read of at least HAND_OVER_READ there is handed
+ * to the user with its buffer, which yamux sends without a copy (one copy less per byte of a
+ * download), and the socket reads next into a fresh buffer; a smaller one is copied as usual and
+ * the buffer is used again. Handing over only reads of half the buffer or more keeps the memory
+ * held by queued reads within twice their bytes. A read under OWN_READ_MIN, a paused socket, or a
+ * connection back in the pool moves it back to READ_BUFFER.
  */
 const OWN_READ_MIN = 64 * 1024;
+const HAND_OVER_READ = LOCAL_READ_SIZE / 2;
 
 export class LocalConnection {
   /** Whether it already carried an exchange (a stale reused connection may close under a request). */
@@ -99,11 +104,12 @@ export class LocalConnection {
       this.socket.destroy(); // bytes nobody asked for: the connection is out of step
       return true;
     }
-    const large = n >= OWN_READ_MIN;
-    const owned = large && buf === this.own;
-    // The next read's buffer: a fresh one after a large read, the shared one after a small read.
-    this.own = large ? Buffer.allocUnsafe(READ_SIZE) : null;
-    user.onData(buf.subarray(0, n), owned);
+    const inOwn = buf === this.own;
+    const owned = inOwn && n >= HAND_OVER_READ;
+    const keeps = user.onData(buf.subarray(0, n), owned);
+    // The next read's buffer (Node asks right after this returns).
+    if (n < OWN_READ_MIN || !keeps || this.user !== user || this.socket.isPaused()) this.own = null;
+    else if (owned || !inOwn) this.own = Buffer.allocUnsafe(LOCAL_READ_SIZE);
     return true; // users pause the socket themselves
   }
 

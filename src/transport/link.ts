@@ -20,6 +20,8 @@ export interface Link {
   readonly ws: WebSocket;
   /** Largest message `send` accepts. */
   readonly maxMessage: number;
+  /** `send` writes the caller's buffer as it is (no copy of its own that a hand-over could save). */
+  readonly sendsAsIs: boolean;
   /** The Noise handshake hash when the link is encrypted; what the login is bound to. */
   readonly channelBinding: Uint8Array | undefined;
   send(data: Uint8Array, cb?: (err?: Error | null) => void): void;
@@ -74,6 +76,7 @@ export function plainLink(ws: WebSocket, maxMessage: number): Link {
   return {
     ws,
     maxMessage,
+    sendsAsIs: true,
     channelBinding: undefined,
     send: (data, cb) => sendRaw(ws, data, cb),
     onMessage: (h) => box.set(h),
@@ -82,6 +85,7 @@ export function plainLink(ws: WebSocket, maxMessage: number): Link {
 
 class NoiseLink implements Link {
   readonly maxMessage = MAX_NOISE_PLAINTEXT;
+  readonly sendsAsIs = false; // every message is encrypted into a new buffer
   private readonly box = new Mailbox();
   private static readonly AD = new Uint8Array(0);
 

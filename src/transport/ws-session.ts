@@ -17,6 +17,7 @@ export function sessionOverLink(
   const session = new Session({ send: (data, cb) => link.send(data, cb) }, role, {
     ...config,
     maxMessageBytes: Math.min(config.maxMessageBytes ?? link.maxMessage, link.maxMessage),
+    handOver: link.sendsAsIs && config.handOver !== false,
   });
   if (feed) link.onMessage((buf) => session.receive(buf));
   link.ws.on("close", () => session.transportClosed());

@@ -29,6 +29,11 @@ export interface YamuxConfig {
    * a held frame leaves with the next frame or the next ping, never alone.
    */
   holdBareMs: number;
+  /**
+   * Large data the caller hands over may leave as a message of its own, not copied (Outbox.data).
+   * Off where the transport copies every message anyway (the Noise link encrypts into a new buffer).
+   */
+  handOver: boolean;
 }
 
 export const defaultConfig: YamuxConfig = {
@@ -42,6 +47,7 @@ export const defaultConfig: YamuxConfig = {
   acceptStreams: true,
   maxInboundStreams: 65_536,
   holdBareMs: 20_000,
+  handOver: true,
 };
 
 export function verifyConfig(c: YamuxConfig): YamuxConfig {

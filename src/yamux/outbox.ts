@@ -28,7 +28,8 @@ export class Outbox {
   /** Bytes queued and not yet taken. */
   bytes = 0;
   private readonly maxBuffer: number;
-  private readonly maxMessage: number;
+  /** Largest piece sent as is; 0 when nothing is handed over. */
+  readonly maxHandOver: number;
   /** Filled messages, oldest first, from `head` on. */
   private ready: Buffer[] = [];
   private head = 0;
@@ -37,8 +38,8 @@ export class Outbox {
   private len = 0;
   private size: number;
 
-  constructor(maxMessageBytes: number) {
-    this.maxMessage = maxMessageBytes;
+  constructor(maxMessageBytes: number, handOver = true) {
+    this.maxHandOver = handOver ? maxMessageBytes : 0;
     this.maxBuffer = Math.min(maxMessageBytes, MAX_BUFFER);
     this.size = Math.min(MIN_BUFFER, maxMessageBytes);
   }
@@ -56,7 +57,7 @@ export class Outbox {
    */
   data(src: Buffer, start: number, end: number, owned = false): void {
     const n = end - start;
-    if (owned && n >= HAND_OVER_MIN && n <= this.maxMessage) return this.handOver(src.subarray(start, end));
+    if (owned && this.handsOver(n)) return this.handOver(src.subarray(start, end));
     this.bytes += n;
     while (start < end) {
       this.room(1);
@@ -64,6 +65,11 @@ export class Outbox {
       this.len += n;
       start += n;
     }
+  }
+
+  /** Whether an owned piece of `n` bytes would be sent as is. */
+  handsOver(n: number): boolean {
+    return n >= HAND_OVER_MIN && n <= this.maxHandOver;
   }
 
   /** The next message to send, or undefined when nothing is queued. */

@@ -123,7 +123,7 @@ export class Session extends EventEmitter<SessionEvents> {
     this.config = verifyConfig({ ...defaultConfig, ...config });
     this.maxFrameData = this.config.maxFrameData;
     this.transport = transport;
-    this.out = new Outbox(this.config.maxMessageBytes);
+    this.out = new Outbox(this.config.maxMessageBytes, this.config.handOver);
     this.nextId = role === "opener" ? 1 : 2;
     if (this.config.keepAliveIntervalMs > 0) {
       this.pingTimer = setInterval(() => this.keepAlive(), this.config.keepAliveIntervalMs);
@@ -252,6 +252,11 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   // --- Used by streams ---
+
+  /** Whether an owned data frame of `n` bytes would be sent as is, not copied. */
+  handsOver(n: number): boolean {
+    return this.out.handsOver(Math.min(n, this.maxFrameData));
+  }
 
   /**
    * Queues a data frame carrying `chunk[start, end)`. Unless `owned` (the caller never changes the

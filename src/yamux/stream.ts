@@ -105,6 +105,11 @@ export class YamuxStream {
   }
 
   /** Whether we sent (or queued) our FIN. */
+  /** Whether a write of `n` bytes the caller hands over (not borrowed) would be sent without a copy. */
+  handsOver(n: number): boolean {
+    return this.session.handsOver(n);
+  }
+
   get writableEnded(): boolean {
     return this.finQueued;
   }

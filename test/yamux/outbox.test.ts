@@ -96,6 +96,16 @@ describe("Outbox", () => {
     for (const [msg, src] of taken) expect(msg.equals(src)).toBe(true);
   });
 
+  it("copies everything when hand-over is off (a link that copies every message anyway)", () => {
+    const o = new Outbox(256 * 1024, false);
+    const src = randomBytes(64 * 1024);
+    const want = Buffer.from(src);
+    expect(o.handsOver(64 * 1024)).toBe(false);
+    o.data(src, 0, src.byteLength, true);
+    src.fill(0);
+    expect(Buffer.concat(drain(o)).equals(want)).toBe(true);
+  });
+
   it("mixes copied and handed-over data without overwriting a message it gave out", () => {
     const o = new Outbox(128 * 1024);
     const sent: Buffer[] = []; // as taken: views, never copied here
