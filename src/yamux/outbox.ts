@@ -98,8 +98,9 @@ export class Outbox {
     return msg;
   }
 
-  /** Nothing is queued or in flight: keep at most one small buffer. */
+  /** Nothing is in flight: keep at most one small buffer (nothing is dropped while bytes are queued). */
   idle(): void {
+    if (this.bytes > 0) return;
     if (this.size > MIN_BUFFER) {
       this.size = Math.min(MIN_BUFFER, this.maxBuffer);
       this.buf = null;

@@ -129,6 +129,16 @@ describe("Outbox", () => {
     expect(frames.every((f, i) => f.body.equals(want[i]!))).toBe(true);
   });
 
+  it("drops nothing queued when told it is idle", () => {
+    const o = new Outbox(256 * 1024);
+    const big = randomBytes(300 * 1024); // grows the buffers past the small size
+    o.data(big, 0, big.byteLength);
+    const tail = randomBytes(1000);
+    o.data(tail, 0, tail.byteLength);
+    o.idle();
+    expect(Buffer.concat(drain(o)).equals(Buffer.concat([big, tail]))).toBe(true);
+  });
+
   it("clear drops everything queued", () => {
     const o = new Outbox(64 * 1024);
     o.header(FrameType.Ping, 1, 0, 1);
