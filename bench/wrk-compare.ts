@@ -225,10 +225,10 @@ try {
   }
   let headed: WrkTarget | undefined;
   if (withHeaded) {
-    headed = { ...env.direct, headers: await tunnelHeaders(env.tunnel) };
-    const h = headed.headers!;
+    const headers = await tunnelHeaders(env.tunnel);
+    headed = { ...env.direct, headers };
     console.log(
-      `fields the local server receives through the tunnel: ${h.filter((_, i) => i % 2 === 0).join(", ")}`,
+      `fields the local server receives through the tunnel: ${headers.filter((_, i) => i % 2 === 0).join(", ")}`,
     );
   }
   const ways: Way[] = ["direct", "tunnel"];
@@ -243,10 +243,7 @@ try {
       (idleS > 0 ? `, ${idleS} s idle after the warm-up` : ""),
   );
   for (const c of counts) {
-    await wrk(env.direct, c, 1);
-    await wrk(env.tunnel, c, 1);
-    if (pipes) await wrk(pipes, c, 1);
-    if (headed) await wrk(headed, c, 1);
+    for (const way of ways) await wrk(target(way), c, 1); // uncounted warm-up, each way
     if (idleS > 0) await new Promise((resolve) => setTimeout(resolve, idleS * 1000));
     const rate: Record<Way, number[]> = { direct: [], tunnel: [], pipes: [], headed: [] };
     const p99: Record<Way, number[]> = { direct: [], tunnel: [], pipes: [], headed: [] };
@@ -318,7 +315,7 @@ try {
       );
     if (headed)
       console.log(
-        `${c} connections, direct with the tunnel's ${headed.headers!.length / 2} header fields: ` +
+        `${c} connections, direct with the tunnel's ${(headed.headers?.length ?? 0) / 2} header fields: ` +
           `${Math.round(med(rate.headed)).toLocaleString("en")} req/s, ratio ${med(headedRatio).toFixed(3)}; ` +
           `local server ${med(localHeaded).toFixed(1)} us per request; tunnel ÷ this ${med(tunnelToHeaded).toFixed(3)}`,
       );

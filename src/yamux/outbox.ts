@@ -29,7 +29,7 @@ export class Outbox {
   bytes = 0;
   private readonly maxBuffer: number;
   /** Largest piece sent as is; 0 when nothing is handed over. */
-  readonly maxHandOver: number;
+  private readonly maxHandOver: number;
   /** Filled messages, oldest first, from `head` on. */
   private ready: Buffer[] = [];
   private head = 0;

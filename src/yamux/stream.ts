@@ -104,12 +104,12 @@ export class YamuxStream {
     return this.gone;
   }
 
-  /** Whether we sent (or queued) our FIN. */
   /** Whether a write of `n` bytes the caller hands over (not borrowed) would be sent without a copy. */
   handsOver(n: number): boolean {
     return this.session.handsOver(n);
   }
 
+  /** Whether we sent (or queued) our FIN. */
   get writableEnded(): boolean {
     return this.finQueued;
   }
