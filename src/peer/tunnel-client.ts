@@ -9,7 +9,7 @@ import { type AuthOk, decodeAuthOk, decodeChallenge, encodeAuth } from "../proto
 import { buildAuthMessage, normalizeOrigin } from "../protocol/auth-message.ts";
 import { MAX_WS_MESSAGE, SUBPROTOCOL, SUBPROTOCOL_NOISE, TUNNEL_PATH } from "../protocol/constants.ts";
 import { closeReasonOf, FATAL_CLOSE_CODES } from "../protocol/errors.ts";
-import { type Link, noiseLink, plainLink } from "../transport/link.ts";
+import { type Corkable, type Link, noiseLink, plainLink } from "../transport/link.ts";
 import { WebSocket } from "../transport/ws.ts";
 import { sessionOverLink } from "../transport/ws-session.ts";
 import type { YamuxConfig } from "../yamux/config.ts";
@@ -151,14 +151,19 @@ export async function connectTunnel(opts: ConnectOptions): Promise<ConnectedTunn
     handshakeTimeout: timeoutMs,
     ...(maskingNeeded(url, secure) ? {} : { generateMask: zeroMask }),
   });
+  // The socket under the WebSocket (an upgraded HTTP response's), for corking a flush.
+  let socket: Corkable | undefined;
+  ws.once("upgrade", (res) => {
+    socket = res.socket;
+  });
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
     ws.terminate();
   }, timeoutMs);
   try {
-    const plain = await opened(ws, () => (secure ? undefined : inbox(plainLink(ws, MAX_WS_MESSAGE))));
-    const box = plain ?? inbox(await noiseLink(ws, true));
+    const plain = await opened(ws, () => (secure ? undefined : inbox(plainLink(ws, MAX_WS_MESSAGE, socket))));
+    const box = plain ?? inbox(await noiseLink(ws, true, undefined, socket));
     const { link, next } = box;
     const challenge = decodeChallenge(await next());
     const timestamp = Math.floor(now() / 1000);

@@ -81,7 +81,9 @@ export class TunnelEndpoint {
     // The 101 answer and, on a plain link, the challenge leave in one write: one syscall and one
     // wake-up of the peer fewer per tunnel, which counts when thousands reconnect at once.
     socket.cork();
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, clientIp, admission.release));
+    this.wss.handleUpgrade(req, socket, head, (ws) =>
+      this.onConnection(ws, socket, clientIp, admission.release),
+    );
     socket.uncork();
   }
 
@@ -90,7 +92,7 @@ export class TunnelEndpoint {
     for (const ws of this.pending) ws.close(CLOSE_CODES.restarting, "restarting");
   }
 
-  private onConnection(ws: WebSocket, remote: string, authenticated: () => void): void {
+  private onConnection(ws: WebSocket, socket: Duplex, remote: string, authenticated: () => void): void {
     const { config, log } = this.ctx;
     let nonce: Uint8Array | undefined = randomBytes(NONCE_BYTES);
     let tunnel: Tunnel | undefined;
@@ -147,8 +149,8 @@ export class TunnelEndpoint {
     };
     // A plain link sends its challenge now, in the same write as the 101. A secure one listens at
     // once too, but the challenge waits for the Noise handshake (and maybe the process's key).
-    if (!secure) return challenge(plainLink(ws, config.maxMessageBytes));
-    noiseLink(ws, false, processStaticKey()).then(challenge, (err: Error) => {
+    if (!secure) return challenge(plainLink(ws, config.maxMessageBytes, socket));
+    noiseLink(ws, false, processStaticKey(), socket).then(challenge, (err: Error) => {
       if (ws.readyState === WebSocket.OPEN) fail("secure_channel_error", err.message);
     });
   }

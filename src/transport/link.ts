@@ -4,6 +4,7 @@
  * on top of a Link and never touch the WebSocket's message events themselves.
  */
 
+import type { Writable } from "node:stream";
 import { CLOSE_CODES } from "../protocol/errors.ts";
 import {
   type CipherState,
@@ -27,7 +28,15 @@ export interface Link {
   send(data: Uint8Array, cb?: (err?: Error | null) => void): void;
   /** Sets the one handler for incoming messages (replacing the previous one). */
   onMessage(handler: (data: Buffer) => void): void;
+  /**
+   * The WebSocket's own socket, when known: corking it around several `send`s makes them one
+   * socket write.
+   */
+  readonly socket: Corkable | undefined;
 }
+
+/** What a Link needs of the socket under its WebSocket. */
+export type Corkable = Pick<Writable, "cork" | "uncork">;
 
 export function messageBuffer(data: RawData): Buffer {
   if (Buffer.isBuffer(data)) return data;
@@ -70,7 +79,7 @@ class Mailbox {
   }
 }
 
-export function plainLink(ws: WebSocket, maxMessage: number): Link {
+export function plainLink(ws: WebSocket, maxMessage: number, socket?: Corkable): Link {
   const box = new Mailbox();
   listen(ws, (buf) => box.deliver(buf));
   return {
@@ -78,6 +87,7 @@ export function plainLink(ws: WebSocket, maxMessage: number): Link {
     maxMessage,
     sendsAsIs: true,
     channelBinding: undefined,
+    socket,
     send: (data, cb) => sendRaw(ws, data, cb),
     onMessage: (h) => box.set(h),
   };
@@ -94,6 +104,7 @@ class NoiseLink implements Link {
     readonly channelBinding: Uint8Array,
     private readonly tx: CipherState,
     private readonly rx: CipherState,
+    readonly socket: Corkable | undefined,
   ) {}
 
   send(data: Uint8Array, cb?: (err?: Error | null) => void): void {
@@ -129,6 +140,7 @@ export async function noiseLink(
   ws: WebSocket,
   initiator: boolean,
   staticKey?: KeyPair | Promise<KeyPair>,
+  socket?: Corkable,
 ): Promise<Link> {
   // Listen first: the other side's first handshake message may arrive while the crypto loads.
   const inbox: Buffer[] = [];
@@ -171,7 +183,7 @@ export async function noiseLink(
     hs.readMessage(await next());
   }
   const { send, recv } = hs.split();
-  link = new NoiseLink(ws, hs.handshakeHash, send, recv);
+  link = new NoiseLink(ws, hs.handshakeHash, send, recv, socket);
   // Anything that arrived right behind the last handshake message is already transport data.
   for (const buf of inbox.splice(0)) link.receive(buf);
   return link;

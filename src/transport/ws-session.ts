@@ -4,7 +4,7 @@
  * authentication is over.
  */
 import type { YamuxConfig } from "../yamux/config.ts";
-import { Session, type SessionRole } from "../yamux/session.ts";
+import { Session, type SessionRole, type SessionTransport } from "../yamux/session.ts";
 import type { Link } from "./link.ts";
 
 /** With `feed` false the caller routes the link's messages to the session itself (see tunnel-client). */
@@ -14,7 +14,10 @@ export function sessionOverLink(
   config: Partial<YamuxConfig>,
   feed = true,
 ): Session {
-  const session = new Session({ send: (data, cb) => link.send(data, cb) }, role, {
+  const send: SessionTransport["send"] = (data, cb) => link.send(data, cb);
+  const socket = link.socket;
+  const transport = socket ? { send, cork: () => socket.cork(), uncork: () => socket.uncork() } : { send };
+  const session = new Session(transport, role, {
     ...config,
     maxMessageBytes: Math.min(config.maxMessageBytes ?? link.maxMessage, link.maxMessage),
     handOver: link.sendsAsIs && config.handOver !== false,

@@ -72,6 +72,11 @@ export class Outbox {
     return n >= HAND_OVER_MIN && n <= this.maxHandOver;
   }
 
+  /** Whether more than one message is queued. */
+  several(): boolean {
+    return this.ready.length - this.head + (this.len > 0 ? 1 : 0) > 1;
+  }
+
   /** The next message to send, or undefined when nothing is queued. */
   take(): Buffer | undefined {
     if (this.head < this.ready.length) {

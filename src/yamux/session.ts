@@ -26,6 +26,12 @@ export interface SessionTransport {
    * `data` again, so the transport may keep it (or views of it) as long as it likes.
    */
   send(data: Buffer, cb: (err?: Error | null) => void): void;
+  /**
+   * Holds what `send` writes until `uncork`, so that the messages of one flush leave in one socket
+   * write (a handed-over piece is a message of its own, right behind the one with its header).
+   */
+  cork?(): void;
+  uncork?(): void;
 }
 
 export type SessionRole = "opener" | "acceptor";
@@ -527,6 +533,18 @@ export class Session extends EventEmitter<SessionEvents> {
   };
 
   private flushNow(): void {
+    const cork = this.out.several() && this.transport.cork !== undefined;
+    if (cork) this.transport.cork!();
+    try {
+      this.sendQueued();
+    } finally {
+      if (cork) this.transport.uncork!();
+    }
+    if (this.out.bytes === 0) this.repliesQueued = 0;
+    this.releaseWriters();
+  }
+
+  private sendQueued(): void {
     while (this.inFlight < this.config.writeHighWaterMark) {
       const msg = this.out.take();
       if (msg === undefined) break;
@@ -547,8 +565,6 @@ export class Session extends EventEmitter<SessionEvents> {
         this.checkIdle();
       });
     }
-    if (this.out.bytes === 0) this.repliesQueued = 0;
-    this.releaseWriters();
   }
 
   private releaseWriters(): void {

@@ -1,7 +1,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import { request } from "node:http";
+import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { cleanup, fetchVia, startLocalServer, startPeer, startRelay } from "../helpers/harness.ts";
+import { countWrites, wsSocket } from "../helpers/socket-writes.ts";
 
 afterEach(cleanup);
 
@@ -177,5 +179,35 @@ describe("the working tunnel", () => {
       expect(a.status).toBe(200);
       expect(a.body.toString()).toBe(`echo:/r/${i}`);
     });
+  });
+
+  it("writes a request head and its handed-over body to the tunnel in one socket write", async () => {
+    const relay = await startRelay();
+    const body = randomBytes(48 * 1024); // with its head, one read of the public socket
+    let delivered!: (b: Buffer) => void;
+    const received = new Promise<Buffer>((resolve) => {
+      delivered = resolve;
+    });
+    const local = await startLocalServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        res.end("ok");
+        delivered(Buffer.concat(chunks));
+      });
+    });
+    // A plain link: a Noise one copies every byte into its encrypted messages anyway.
+    const peer = await startPeer(relay, local.url, { secureChannel: "never" });
+    const writes = countWrites(wsSocket([...relay.registry.all()][0]!.ws));
+    const client = connect(relay.port(), "127.0.0.1", () => {
+      const head = `POST /up HTTP/1.1\r\nHost: ${peer.host}\r\nContent-Length: ${body.length}\r\n\r\n`;
+      client.write(Buffer.concat([Buffer.from(head), body]));
+    });
+    client.on("error", () => {});
+    const got = await received;
+    client.destroy();
+    expect(got.equals(body)).toBe(true);
+    // The SYN with the head, then the body as a message of its own: one write (two without the cork).
+    expect(writes.n).toBe(1);
   });
 });

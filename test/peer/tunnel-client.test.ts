@@ -8,6 +8,7 @@ import { encodeAuthOk, encodeChallenge } from "../../src/protocol/auth-codec.ts"
 import { SUBPROTOCOL } from "../../src/protocol/constants.ts";
 import { encodeHeader, Flag, FrameType } from "../../src/yamux/frame.ts";
 import type { YamuxStream } from "../../src/yamux/stream.ts";
+import { countWrites, wsSocket } from "../helpers/socket-writes.ts";
 
 let server: WebSocketServer | undefined;
 afterEach(() => server?.close());
@@ -124,4 +125,58 @@ it("masks with an all-zero key when the relay is a loopback address, and says wh
     "ws://0.0.0.0/",
   ])
     expect(maskingNeeded(new URL(u), false), u).toBe(true);
+});
+
+it("writes a flush of several messages in one socket write: a SYN's answer, a handed-over piece and a FIN", async () => {
+  server = new WebSocketServer({ host: "127.0.0.1", port: 0, handleProtocols: () => SUBPROTOCOL });
+  await new Promise((r) => server!.once("listening", r));
+  const port = (server.address() as AddressInfo).port;
+  const payload = randomBytes(192 * 1024);
+  let opened: (() => void) | undefined;
+  const got = new Promise<Buffer>((resolve) => {
+    server!.on("connection", (ws, req) => {
+      const chunks: Buffer[] = [];
+      let auth = true;
+      ws.send(encodeChallenge({ version: 1, nonce: randomBytes(32), relayTimeMs: Date.now() }));
+      ws.on("message", (m: Buffer) => {
+        if (auth) {
+          auth = false;
+          ws.send(
+            encodeAuthOk({
+              publicUrl: "http://x.localhost",
+              maxStreams: 10,
+              keepAliveMs: 15_000,
+              maxMessageBytes: 1 << 20,
+            }),
+            { binary: true },
+          );
+          opened = () => ws.send(encodeHeader(FrameType.WindowUpdate, Flag.SYN, 1, 0), { binary: true });
+          return;
+        }
+        chunks.push(m);
+        // Everything after the peer's ACK: the data frame's payload, then a FIN (12-byte headers).
+        const all = Buffer.concat(chunks);
+        if (all.length >= 12 + 12 + payload.length + 12) resolve(all);
+      });
+      req.socket.on("error", () => {});
+    });
+  });
+  const t = await connectTunnel({
+    relayUrl: `ws://127.0.0.1:${port}`,
+    identity: AgentIdentity.generate(),
+    secureChannel: "never",
+    yamux: { keepAliveIntervalMs: 0 },
+  });
+  const writes = countWrites(wsSocket(t.ws));
+  t.session.on("stream", (s: YamuxStream) => {
+    s.attach({ data() {}, end() {}, drain() {}, close() {} });
+    s.write(payload); // owned: it leaves as a message of its own
+    s.end();
+  });
+  t.start();
+  opened!();
+  const all = await got;
+  expect(all.subarray(24, 24 + payload.length).equals(payload)).toBe(true);
+  expect(writes.n).toBe(1);
+  t.ws.close();
 });

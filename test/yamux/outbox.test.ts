@@ -28,6 +28,22 @@ describe("Outbox", () => {
     expect(frames[1]!.body.equals(payload)).toBe(true);
   });
 
+  it("says whether more than one message is queued", () => {
+    const o = new Outbox(1024 * 1024);
+    expect(o.several()).toBe(false);
+    o.header(FrameType.Ping, 1, 0, 1);
+    expect(o.several()).toBe(false); // one message being filled
+    const piece = randomBytes(HAND_OVER_MIN);
+    o.data(piece, 0, piece.length, true); // handed over: the header's message, then the piece's own
+    expect(o.several()).toBe(true);
+    o.take();
+    expect(o.several()).toBe(false);
+    o.header(FrameType.Ping, 1, 0, 2); // fills what is left of the first buffer
+    expect(o.several()).toBe(true);
+    expect(drain(o)).toHaveLength(2);
+    expect(o.several()).toBe(false);
+  });
+
   it("grows its buffers during a burst, up to the largest message, and shrinks when idle", () => {
     const o = new Outbox(256 * 1024);
     const chunk = randomBytes(1024 * 1024);
