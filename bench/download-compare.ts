@@ -7,20 +7,26 @@
  * and bookkeeping cost. Scenario 2's 64 MiB lasts a tenth of a second through the tunnel, too
  * short for /proc's 10 ms CPU ticks to say where a change went; a GiB lasts seconds.
  *
- *   npm run build && npx tsx bench/download-compare.ts [--runs 5] [--mib 1024]
+ *   npm run build && npx tsx bench/download-compare.ts [--runs 5] [--mib 1024] [--upload] [--secure]
  *
  * Same processes as the suite (bench/lib/env.ts: local server, relay, one peer; plain yamux). One
  * uncounted download each way, then `--runs` rounds of the three, in an order that changes from
  * round to round (bench/lib/rounds.ts). Prints the median MB/s each way, the medians of the
- * per-round ratios to direct, and the CPU time per MiB of the relay and the peer, and of the two
- * pipes.
+ * per-round ratios to direct, and the CPU time and the write syscalls per MiB of the relay and the
+ * peer, and of the two pipes.
+ *
+ * `--upload` sends the bytes the other way instead (curl -T from a temporary file to /upload);
+ * `--secure` runs the tunnel over the Noise channel (`up --secure-channel always`).
  */
 import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { closeSync, openSync, writeSync } from "node:fs";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { flags } from "./lib/args.ts";
 import { startTunnelEnv } from "./lib/env.ts";
-import { cpuSeconds } from "./lib/proc-stats.ts";
-import { type Proc, startPipes } from "./lib/procs.ts";
+import { cpuSeconds, writeSyscalls } from "./lib/proc-stats.ts";
+import { type Proc, startPipes, tempDir } from "./lib/procs.ts";
 import { roundOrder } from "./lib/rounds.ts";
 import { summarize } from "./lib/stats.ts";
 import type { Target } from "./load/http-client.ts";
@@ -31,37 +37,61 @@ const args = flags("download-compare");
 const runs = args.number("runs", 5, true);
 const mib = args.number("mib", 1024, true);
 const bytes = mib * 1024 * 1024;
+const upload = args.has("upload");
+const secure = args.has("secure");
+const verb = upload ? "upload" : "download";
 const DOWNLOAD_TIMEOUT_MS = 600_000;
 
 type Way = "direct" | "tunnel" | "pipes";
 const WAYS: Way[] = ["direct", "tunnel", "pipes"];
 
-const url = (t: Target) => `http://127.0.0.1:${t.port}/download?bytes=${bytes}`;
+/** The file an upload sends: `bytes` random bytes (curl reads it as it sends). */
+function uploadFile(): { path: string; remove(): void } {
+  const dir = tempDir("upload");
+  const path = join(dir.path, "body");
+  const fd = openSync(path, "w");
+  const chunk = randomBytes(1024 * 1024);
+  for (let i = 0; i < mib; i++) writeSync(fd, chunk);
+  closeSync(fd);
+  return { path, remove: dir.remove };
+}
 
-/** One download to /dev/null; its rate in MB/s (10^6 bytes). */
-async function curl(way: Way, t: Target): Promise<number> {
+/** One download to /dev/null, or one upload of `file`; its rate in MB/s (10^6 bytes). */
+async function curl(way: Way, t: Target, file?: string): Promise<number> {
   const host = t.host ? ["-H", `Host: ${t.host}`] : [];
+  const base = `http://127.0.0.1:${t.port}`;
+  const what = file
+    ? ["-T", file, "-H", "Expect:", "-w", "\n%{http_code} %{size_upload} %{speed_upload}", `${base}/upload`]
+    : [
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code} %{size_download} %{speed_download}",
+        `${base}/download?bytes=${bytes}`,
+      ];
   let out: string;
   try {
-    ({ stdout: out } = await run(
-      "curl",
-      ["-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download} %{speed_download}", ...host, url(t)],
-      { timeout: DOWNLOAD_TIMEOUT_MS },
-    ));
+    ({ stdout: out } = await run("curl", ["-sS", ...host, ...what], {
+      timeout: DOWNLOAD_TIMEOUT_MS,
+    }));
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { killed?: boolean; stderr?: string };
     if (e.code === "ENOENT") throw new Error("curl is not installed: run `bash scripts/setup-system.sh`");
-    if (e.killed) throw new Error(`${way} download: not done within ${DOWNLOAD_TIMEOUT_MS / 1000} s`);
-    throw new Error(`${way} download failed: ${e.stderr?.trim() || e.message}`);
+    if (e.killed) throw new Error(`${way} ${verb}: not done within ${DOWNLOAD_TIMEOUT_MS / 1000} s`);
+    throw new Error(`${way} ${verb} failed: ${e.stderr?.trim() || e.message}`);
   }
-  const [status, size, speed] = out.trim().split(" ").map(Number);
-  if (status !== 200 || size !== bytes)
-    throw new Error(`${way} download failed: status ${status}, ${size} of ${bytes} bytes`);
+  const lines = out.trim().split("\n");
+  const [status, size, speed] = lines[lines.length - 1]!.split(" ").map(Number);
+  // An upload's answer says how many bytes the local server read.
+  const served = file ? (JSON.parse(lines[0] ?? "{}") as { bytes?: number }).bytes : size;
+  if (status !== 200 || size !== bytes || served !== bytes)
+    throw new Error(`${way} ${verb} failed: status ${status}, ${served} of ${bytes} bytes`);
   return speed! / 1e6;
 }
 
-const env = await startTunnelEnv();
+const env = await startTunnelEnv(secure ? { secureChannel: "always" } : {});
 const hops: Proc[] = [];
+const file = upload ? uploadFile() : undefined;
 try {
   const { port, far, near } = await startPipes(env.direct.port, hops);
   const targets: Record<Way, Target> = { direct: env.direct, tunnel: env.tunnel, pipes: { port } };
@@ -70,20 +100,24 @@ try {
     tunnel: [env.relay.pid, env.peer.pid],
     pipes: [far.pid, near.pid],
   };
-  console.log(`curl, ${mib} MiB per download, median of ${runs} rounds`);
-  for (const way of WAYS) await curl(way, targets[way]);
+  console.log(`curl, ${mib} MiB per ${verb}${secure ? ", tunnel over Noise" : ""}, median of ${runs} rounds`);
+  for (const way of WAYS) await curl(way, targets[way], file?.path);
   const rate: Record<Way, number[]> = { direct: [], tunnel: [], pipes: [] };
   const ratio = { tunnel: [] as number[], pipes: [] as number[], tunnelToPipes: [] as number[] };
   const cpuMs = { tunnel: [[], []] as number[][], pipes: [[], []] as number[][] };
+  const writes = { tunnel: [[], []] as number[][], pipes: [[], []] as number[][] };
   for (let r = 0; r < runs; r++) {
     const got: Partial<Record<Way, number>> = {};
     for (const way of roundOrder(WAYS, r)) {
       const pids = middle[way];
       const cpu0 = pids?.map(cpuSeconds);
-      const mbs = await curl(way, targets[way]);
-      if (pids && cpu0 && way !== "direct")
-        for (const [k, pid] of pids.entries())
+      const writes0 = pids?.map(writeSyscalls);
+      const mbs = await curl(way, targets[way], file?.path);
+      if (pids && cpu0 && writes0 && way !== "direct")
+        for (const [k, pid] of pids.entries()) {
           cpuMs[way][k]!.push(((cpuSeconds(pid) - cpu0[k]!) / mib) * 1e3);
+          writes[way][k]!.push((writeSyscalls(pid) - writes0[k]!) / mib);
+        }
       got[way] = mbs;
       rate[way].push(mbs);
     }
@@ -97,6 +131,7 @@ try {
   const list = (v: number[], digits: number) => v.map((x) => x.toFixed(digits)).join(", ");
   const mbs = (way: Way) => `${way} ${Math.round(med(rate[way]))} MB/s (${list(rate[way], 0)})`;
   const cpu = (v: number[]) => `${med(v).toFixed(3)} ms (${list(v, 3)})`;
+  const wr = (v: number[]) => `${med(v).toFixed(2)} (${list(v, 2)})`;
   console.log(`${mbs("direct")}, ${mbs("tunnel")}, ${mbs("pipes")}`);
   console.log(
     `ratio to direct: tunnel ${med(ratio.tunnel).toFixed(3)} (${list(ratio.tunnel, 3)}), ` +
@@ -107,7 +142,12 @@ try {
     `CPU per MiB: relay ${cpu(cpuMs.tunnel[0]!)}, peer ${cpu(cpuMs.tunnel[1]!)}; ` +
       `pipe next to curl ${cpu(cpuMs.pipes[0]!)}, pipe next to the server ${cpu(cpuMs.pipes[1]!)}`,
   );
+  console.log(
+    `write syscalls per MiB: relay ${wr(writes.tunnel[0]!)}, peer ${wr(writes.tunnel[1]!)}; ` +
+      `pipe next to curl ${wr(writes.pipes[0]!)}, pipe next to the server ${wr(writes.pipes[1]!)}`,
+  );
 } finally {
   for (const h of hops) await h.stop();
   await env.close();
+  file?.remove();
 }

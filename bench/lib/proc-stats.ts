@@ -13,6 +13,13 @@ export function cpuSeconds(pid: number): number {
   return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
 }
 
+/** Write syscalls (write, writev, ...) the process has made so far: `syscw` in /proc/<pid>/io. */
+export function writeSyscalls(pid: number): number {
+  const m = /^syscw: (\d+)/m.exec(readProc(pid, "io"));
+  if (!m) throw new Error(`no syscw for pid ${pid}`);
+  return Number(m[1]);
+}
+
 /** Resident set size in bytes. */
 export function rssBytes(pid: number): number {
   const status = readProc(pid, "status");
