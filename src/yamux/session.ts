@@ -532,6 +532,10 @@ export class Session extends EventEmitter<SessionEvents> {
     this.flushNow();
   };
 
+  /**
+   * Sends what is queued, up to the high-water mark. Several messages go to a corked socket, so they
+   * leave in one write; the first then waits for the last to be ready (on a Noise link, encrypted).
+   */
   private flushNow(): void {
     const cork = this.out.several() && this.transport.cork !== undefined;
     if (cork) this.transport.cork!();

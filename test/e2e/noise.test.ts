@@ -8,7 +8,9 @@ import { buildAuthMessage } from "../../src/protocol/auth-message.ts";
 import { SUBPROTOCOL_NOISE, TUNNEL_PATH } from "../../src/protocol/constants.ts";
 import { CLOSE_CODES } from "../../src/protocol/errors.ts";
 import { type Link, noiseLink } from "../../src/transport/link.ts";
+import type { YamuxStream } from "../../src/yamux/stream.ts";
 import { cleanup, fetchVia, startLocalServer, startPeer, startRelay } from "../helpers/harness.ts";
+import { countWrites, wsSocket } from "../helpers/socket-writes.ts";
 
 afterEach(cleanup);
 
@@ -93,5 +95,54 @@ describe("the Noise secure channel", () => {
     const closed = new Promise<number>((r) => ws.once("close", (code) => r(code)));
     ws.send(randomBytes(10)); // shorter than an ephemeral key
     expect(await closed).toBe(CLOSE_CODES.secure_channel_error);
+  });
+
+  it("writes a flush of several encrypted messages in one socket write, on the peer and on the relay", async () => {
+    const relay = await startRelay();
+    const t = await connectTunnel({ relayUrl: relay.origin, identity: AgentIdentity.generate() });
+    expect(t.secure).toBe(true);
+    const host = new URL(t.auth.publicUrl).host;
+    const answer = randomBytes(200 * 1024); // four Noise messages at least (65,519 bytes each)
+    const upload = randomBytes(1024 * 1024);
+    const seen: Buffer[] = [];
+    t.session.on("stream", (s: YamuxStream) => {
+      const chunks: Buffer[] = [];
+      s.attach({
+        data: (c) => {
+          chunks.push(Buffer.from(c));
+          const got = Buffer.concat(chunks);
+          const headEnd = got.indexOf("\r\n\r\n");
+          const length = Number(/content-length: (\d+)/i.exec(got.subarray(0, headEnd).toString())?.[1] ?? 0);
+          if (headEnd < 0 || got.length < headEnd + 4 + length) return;
+          seen.push(got.subarray(headEnd + 4));
+          s.write(
+            Buffer.concat([
+              Buffer.from(`HTTP/1.1 200 OK\r\ncontent-length: ${answer.length}\r\n\r\n`),
+              answer,
+            ]),
+          );
+          s.end();
+        },
+        end() {},
+        drain() {},
+        close() {},
+      });
+    });
+    t.start();
+    // The peer: the answer's head, its four messages and the FIN leave in one write.
+    const peerWrites = countWrites(wsSocket(t.ws));
+    const down = await fetchVia(relay.port(), host, "/");
+    expect(down.body.equals(answer)).toBe(true);
+    expect(peerWrites.n).toBe(1);
+    // The relay: every 64 KiB read of the body is more than one Noise message, and they leave together.
+    const relayWrites = countWrites(wsSocket([...relay.registry.all()][0]!.ws));
+    let messages = 0;
+    t.ws.on("message", () => messages++);
+    const up = await fetchVia(relay.port(), host, "/", { method: "POST", body: upload });
+    expect(up.status).toBe(200);
+    expect(seen[1]!.equals(upload)).toBe(true);
+    expect(messages).toBeGreaterThan(upload.length / 65_519); // at least 17
+    expect(relayWrites.n).toBeLessThanOrEqual(messages / 2);
+    t.ws.close();
   });
 });
