@@ -8,12 +8,15 @@
  * short for /proc's 10 ms CPU ticks to say where a change went; a GiB lasts seconds.
  *
  *   npm run build && npx tsx bench/download-compare.ts [--runs 5] [--mib 1024] [--upload] [--secure]
+ *     [--target R]
  *
  * Same processes as the suite (bench/lib/env.ts: local server, relay, one peer; plain yamux). One
  * uncounted download each way, then `--runs` rounds of the three, in an order that changes from
  * round to round (bench/lib/rounds.ts). Prints the median MB/s each way, the medians of the
  * per-round ratios to direct, and the CPU time and the write syscalls per MiB of the relay and the
- * peer, and of the two pipes.
+ * peer, and of the two pipes. Then how much of the machine sat idle each way, and the CPU budget a
+ * target ratio leaves the relay and the peer per MiB (bench/lib/budget.ts; issue 11's 0.45 for
+ * downloads, `--target R` for either direction) next to what they took.
  *
  * `--upload` sends the bytes the other way instead (curl -T from a temporary file to /upload);
  * `--secure` runs the tunnel over the Noise channel (`up --secure-channel always`).
@@ -21,11 +24,13 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, openSync, writeSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { flags } from "./lib/args.ts";
+import { type Budget, budget, describeBudgets, idleShare, type RunCpu } from "./lib/budget.ts";
 import { startTunnelEnv } from "./lib/env.ts";
-import { cpuSeconds, writeSyscalls } from "./lib/proc-stats.ts";
+import { cpuSeconds, cpuTimes, machineCpu, writeSyscalls } from "./lib/proc-stats.ts";
 import { type Proc, startPipes, tempDir } from "./lib/procs.ts";
 import { roundOrder } from "./lib/rounds.ts";
 import { summarize } from "./lib/stats.ts";
@@ -38,6 +43,9 @@ const runs = args.number("runs", 5, true);
 const mib = args.number("mib", 1024, true);
 const bytes = mib * 1024 * 1024;
 const upload = args.has("upload");
+/** Issue 11's target for a download's ratio to direct; `--target` sets one for either direction. */
+const goal = args.text("target") === undefined ? (upload ? undefined : 0.45) : args.number("target", 0);
+const CORES = availableParallelism();
 const secure = args.has("secure");
 const verb = upload ? "upload" : "download";
 const DOWNLOAD_TIMEOUT_MS = 600_000;
@@ -106,13 +114,34 @@ try {
   const ratio = { tunnel: [] as number[], pipes: [] as number[], tunnelToPipes: [] as number[] };
   const cpuMs = { tunnel: [[], []] as number[][], pipes: [[], []] as number[][] };
   const writes = { tunnel: [[], []] as number[][], pipes: [[], []] as number[][] };
+  const idle = { direct: [] as number[], tunnel: [] as number[] };
+  const budgets: Budget[] = [];
   for (let r = 0; r < runs; r++) {
     const got: Partial<Record<Way, number>> = {};
+    const spent: Partial<Record<Way, RunCpu>> = {};
     for (const way of roundOrder(WAYS, r)) {
       const pids = middle[way];
       const cpu0 = pids?.map(cpuSeconds);
       const writes0 = pids?.map(writeSyscalls);
+      const tunnel0 = middle.tunnel!.map(cpuTimes);
+      const local0 = cpuSeconds(env.local.pid);
+      const machine0 = machineCpu();
       const mbs = await curl(way, targets[way], file?.path);
+      const machine1 = machineCpu();
+      const tunnel1 = middle.tunnel!.map(cpuTimes);
+      spent[way] = {
+        units: mib,
+        busy: machine1.busy - machine0.busy,
+        idle: machine1.idle - machine0.idle,
+        local: cpuSeconds(env.local.pid) - local0,
+        tunnel: {
+          all: tunnel1.reduce(
+            (sum, t, k) => sum + t.user + t.system - tunnel0[k]!.user - tunnel0[k]!.system,
+            0,
+          ),
+          system: tunnel1.reduce((sum, t, k) => sum + t.system - tunnel0[k]!.system, 0),
+        },
+      };
       if (pids && cpu0 && writes0 && way !== "direct")
         for (const [k, pid] of pids.entries()) {
           cpuMs[way][k]!.push(((cpuSeconds(pid) - cpu0[k]!) / mib) * 1e3);
@@ -124,6 +153,11 @@ try {
     ratio.tunnel.push(got.tunnel! / got.direct!);
     ratio.pipes.push(got.pipes! / got.direct!);
     ratio.tunnelToPipes.push(got.tunnel! / got.pipes!);
+    idle.direct.push(idleShare(spent.direct!));
+    idle.tunnel.push(idleShare(spent.tunnel!));
+    // The target rate in MiB/s: curl's MB are 10^6 bytes.
+    if (goal !== undefined)
+      budgets.push(budget(spent.tunnel!, spent.direct!, (goal * got.direct! * 1e6) / 2 ** 20, CORES));
   }
   env.check();
   for (const h of hops) h.assertRunning();
@@ -145,6 +179,11 @@ try {
   console.log(
     `write syscalls per MiB: relay ${wr(writes.tunnel[0]!)}, peer ${wr(writes.tunnel[1]!)}; ` +
       `pipe next to curl ${wr(writes.pipes[0]!)}, pipe next to the server ${wr(writes.pipes[1]!)}`,
+  );
+  const pct = (v: number[]) => `${(med(v) * 100).toFixed(0)}%`;
+  console.log(
+    `CPU: idle ${pct(idle.direct)} of the machine direct, ${pct(idle.tunnel)} through the tunnel` +
+      (goal === undefined ? "" : `; ${describeBudgets(budgets, goal, CORES, "MiB", 1e3, "ms", med)}`),
   );
 } finally {
   for (const h of hops) await h.stop();

@@ -4,7 +4,7 @@
  * cost per request is part of every ratio, so this is the one to hold against them.
  *
  *   npm run build && npx tsx bench/wrk-compare.ts [--runs 5] [--connections 16,128] [--seconds 3] [--idle 10]
- *     [--tunnels N] [--pipes] [--headed]
+ *     [--tunnels N] [--pipes] [--headed] [--target R] [--perf]
  *
  * Same processes as the suite (bench/lib/env.ts: local server, relay, one peer; plain yamux). wrk
  * runs with one thread. For each connection count: one uncounted run each way, then `--runs`
@@ -32,18 +32,28 @@
  * behind the tunnel, so this way splits the ratio in two: what the fields cost the local server
  * (its ratio to direct), and what the tunnel costs beyond them (tunnel ÷ this way).
  *
+ * For every connection count it also prints how much of the machine sat idle each way, and for a
+ * target ratio (issue 11's 0.55 at 16 connections and 0.60 at 128, or `--target R` for every count)
+ * the CPU budget it leaves the relay and the peer (bench/lib/budget.ts) next to what they took.
+ * `--perf` records the relay and the peer with `perf record -g` during the counted tunnel runs (they
+ * run with `--perf-basic-prof`) and splits their CPU per request into the kernel, our code by folder,
+ * Node's runtime, Buffer and crypto helpers, npm packages and the GC (bench/lib/perf-split.ts).
+ *
  * `--idle` waits that many seconds after the warm-up runs, as a relay between bursts does: after
  * about 8 s V8's memory reducer runs a full GC, which tenures whatever the process holds then (see
  * bench/gc-churn.ts for what that does to a churned Map or Set).
  */
 import { execFile } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { get } from "node:http";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { flags } from "./lib/args.ts";
+import { type Budget, budget, describeBudgets, idleShare, type RunCpu } from "./lib/budget.ts";
 import { startTunnelEnv } from "./lib/env.ts";
-import { cpuSeconds } from "./lib/proc-stats.ts";
+import { describeSplit, recordPerf, splitPerfFiles } from "./lib/perf-split.ts";
+import { cpuSeconds, cpuTimes, machineCpu } from "./lib/proc-stats.ts";
 import {
   type Proc,
   startLocalServer,
@@ -67,6 +77,13 @@ const idleS = args.text("idle") === undefined ? 0 : args.number("idle", 0);
 const tunnels = args.number("tunnels", 1, true);
 const withPipes = args.has("pipes");
 const withHeaded = args.has("headed");
+/** Issue 11's targets for the ratio to direct, by connection count; `--target` sets one for all. */
+const ISSUE_TARGETS: Record<number, number> = { 16: 0.55, 128: 0.6 };
+const targetFlag = args.text("target") === undefined ? undefined : args.number("target", 0);
+const CORES = availableParallelism();
+const withPerf = args.has("perf");
+// perf names JIT-compiled functions from the map files this flag has Node write (/tmp/perf-<pid>.map).
+if (withPerf) process.env.BENCH_NODE_FLAGS = `${process.env.BENCH_NODE_FLAGS ?? ""} --perf-basic-prof`;
 
 interface WrkResult {
   reqPerS: number;
@@ -216,8 +233,16 @@ function tunnelHeaders(t: WrkTarget): Promise<string[]> {
   });
 }
 
+/** CPU seconds of the relay and the peer together so far, and the kernel's part of them. */
+function tunnelTimes(): { all: number; system: number } {
+  const r = cpuTimes(env.relay.pid);
+  const p = cpuTimes(env.peer.pid);
+  return { all: r.user + r.system + p.user + p.system, system: r.system + p.system };
+}
+
 const env: Env = tunnels > 1 ? await startManyEnv(tunnels) : await startTunnelEnv({ relayArgs: METRICS });
 const hops: Proc[] = [];
+const perfDir = withPerf ? tempDir("perf") : undefined;
 try {
   let pipes: WrkTarget | undefined;
   if (withPipes) {
@@ -261,15 +286,32 @@ try {
       localDirect: [] as number[],
     };
     const gc = { majorPer10k: [] as number[], usPerRequest: [] as number[] };
+    const idle = { direct: [] as number[], tunnel: [] as number[] };
+    const goal = targetFlag ?? ISSUE_TARGETS[c];
+    const budgets: Budget[] = [];
+    const perfFiles: string[] = [];
     for (let r = 0; r < runs; r++) {
       const pair: Partial<Record<Way, WrkResult>> = {};
+      const spent: Partial<Record<Way, RunCpu>> = {};
       for (const via of roundOrder(ways, r)) {
         const relay0 = cpuSeconds(env.relay.pid);
         const peer0 = cpuSeconds(env.peer.pid);
         const local0 = cpuSeconds(env.local.pid);
         const hops0 = hops.reduce((sum, h) => sum + cpuSeconds(h.pid), 0);
         const gc0 = await relayGc(metricsPort);
+        const tunnel0 = tunnelTimes();
+        const perf =
+          perfDir && via === "tunnel"
+            ? recordPerf([env.relay.pid, env.peer.pid], join(perfDir.path, `${c}-${r}.data`))
+            : undefined;
+        const machine0 = machineCpu();
         const w = await wrk(target(via), c, seconds);
+        const machine1 = machineCpu();
+        if (perf) {
+          await perf.stop();
+          perfFiles.push(join(perfDir!.path, `${c}-${r}.data`));
+        }
+        const tunnel1 = tunnelTimes();
         if (via === "pipes")
           pipesCpuUs.push(((hops.reduce((sum, h) => sum + cpuSeconds(h.pid), 0) - hops0) / w.requests) * 1e6);
         if (via === "tunnel") {
@@ -279,7 +321,15 @@ try {
           cpuUs.relay.push(((cpuSeconds(env.relay.pid) - relay0) / w.requests) * 1e6);
           cpuUs.peer.push(((cpuSeconds(env.peer.pid) - peer0) / w.requests) * 1e6);
         }
-        const localUs = ((cpuSeconds(env.local.pid) - local0) / w.requests) * 1e6;
+        const localS = cpuSeconds(env.local.pid) - local0;
+        const localUs = (localS / w.requests) * 1e6;
+        spent[via] = {
+          units: w.requests,
+          busy: machine1.busy - machine0.busy,
+          idle: machine1.idle - machine0.idle,
+          local: localS,
+          tunnel: { all: tunnel1.all - tunnel0.all, system: tunnel1.system - tunnel0.system },
+        };
         if (via === "tunnel") cpuUs.local.push(localUs);
         else if (via === "direct") cpuUs.localDirect.push(localUs);
         else if (via === "headed") localHeaded.push(localUs);
@@ -288,6 +338,10 @@ try {
         p99[via].push(w.p99Ms);
       }
       ratio.push(pair.tunnel!.reqPerS / pair.direct!.reqPerS);
+      idle.direct.push(idleShare(spent.direct!));
+      idle.tunnel.push(idleShare(spent.tunnel!));
+      if (goal !== undefined)
+        budgets.push(budget(spent.tunnel!, spent.direct!, goal * pair.direct!.reqPerS, CORES));
       p99Ratio.push(pair.tunnel!.p99Ms / pair.direct!.p99Ms);
       if (pair.pipes) pipesRatio.push(pair.pipes.reqPerS / pair.direct!.reqPerS);
       if (pair.headed) {
@@ -307,6 +361,28 @@ try {
         `(${med(cpuUs.localDirect).toFixed(1)} us direct); relay GC: ${med(gc.majorPer10k).toFixed(2)} full GCs per ` +
         `10k requests, ${med(gc.usPerRequest).toFixed(1)} us per request`,
     );
+    const pct = (v: number[]) => `${(med(v) * 100).toFixed(0)}%`;
+    // With every connection always waiting on one request, the mean latency is connections ÷ rate
+    // (Little's law), so the p99 ratio is the rate ratio's inverse times the ratio of the tails.
+    const tail = (way: Way) => med(p99[way].map((p, i) => p / ((c / rate[way][i]!) * 1e3)));
+    console.log(
+      `${c} connections, latency: mean (connections ÷ rate) direct ${((c / med(rate.direct)) * 1e3).toFixed(2)} ms, ` +
+        `tunnel ${((c / med(rate.tunnel)) * 1e3).toFixed(2)} ms; p99 ÷ mean direct ${tail("direct").toFixed(2)}, ` +
+        `tunnel ${tail("tunnel").toFixed(2)}`,
+    );
+    console.log(
+      `${c} connections, CPU: idle ${pct(idle.direct)} of the machine direct, ${pct(idle.tunnel)} through the ` +
+        `tunnel${goal === undefined ? "" : `; ${describeBudgets(budgets, goal, CORES, "request", 1e6, "us", med)}`}`,
+    );
+    if (perfFiles.length > 0) {
+      const split = await splitPerfFiles(perfFiles, [env.relay.pid, env.peer.pid]);
+      const fmt = (v: number) => `${v.toFixed(1)} us`;
+      for (const [name, pid, cpu] of [
+        ["relay", env.relay.pid, cpuUs.relay],
+        ["peer", env.peer.pid, cpuUs.peer],
+      ] as const)
+        console.log(`${c} connections, perf: ${describeSplit(name, split.get(pid)!, med(cpu), fmt)}`);
+    }
     if (pipes)
       console.log(
         `${c} connections, two bare pipes: ${Math.round(med(rate.pipes)).toLocaleString("en")} req/s, ` +
@@ -322,5 +398,10 @@ try {
   }
 } finally {
   for (const h of hops) await h.stop();
+  const pids = [env.relay.pid, env.peer.pid];
   await env.close();
+  if (perfDir) {
+    perfDir.remove();
+    for (const pid of pids) rmSync(join(tmpdir(), `perf-${pid}.map`), { force: true });
+  }
 }

@@ -3,13 +3,15 @@
 # Used by .ci/run and by the README's setup command. Safe to run repeatedly.
 set -euo pipefail
 
-# "<command>:<debian package>" for every system tool a test or the bench starts (wrk: bench/wrk-compare.ts).
+# "<command>:<debian package>" for every system tool a test or the bench starts (wrk: bench/wrk-compare.ts;
+# perf: its --perf split).
 deps=(
   "openssl:openssl"
   "curl:curl"
   "chromium:chromium"
   "redis-server:redis-server"
   "wrk:wrk"
+  "perf:linux-perf"
 )
 
 need=()

@@ -6,11 +6,29 @@ const CLK_TCK = 100;
 
 /** User + system CPU seconds the process has used so far. */
 export function cpuSeconds(pid: number): number {
+  const t = cpuTimes(pid);
+  return t.user + t.system;
+}
+
+/** CPU seconds the process has used so far in user space and in the kernel (its syscalls). */
+export function cpuTimes(pid: number): { user: number; system: number } {
   const stat = readProc(pid, "stat");
   // Fields after the command name, which is in parentheses and may contain spaces.
   const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   // rest[0] is field 3 (state); utime is field 14 and stime field 15.
-  return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+  return { user: Number(rest[11]) / CLK_TCK, system: Number(rest[12]) / CLK_TCK };
+}
+
+/**
+ * CPU seconds of the whole machine so far, summed over its cores (the first line of /proc/stat):
+ * `idle` counts idle and I/O wait, `busy` everything else (user, nice, system, interrupts, steal).
+ */
+export function machineCpu(): { busy: number; idle: number } {
+  const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!;
+  const t = line.trim().split(/\s+/).slice(1).map(Number);
+  const idle = (t[3] ?? 0) + (t[4] ?? 0);
+  const all = t.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: (all - idle) / CLK_TCK, idle: idle / CLK_TCK };
 }
 
 /** Write syscalls (write, writev, ...) the process has made so far: `syscw` in /proc/<pid>/io. */

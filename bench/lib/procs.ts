@@ -130,11 +130,11 @@ export function tempDir(prefix: string): { path: string; remove(): void } {
  * profiling a run: `BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof"`. Node refuses `--cpu-prof`
  * in NODE_OPTIONS, and NODE_OPTIONS would reach the load generator and local server too.
  */
-const EXTRA_FLAGS = (process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean);
+const extraFlags = (): string[] => (process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean);
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
   // With the V8 flags the command's shebang gives it, as users run it.
-  return spawn(process.execPath, [...NODE_FLAGS, ...EXTRA_FLAGS, BIN, ...args], {
+  return spawn(process.execPath, [...NODE_FLAGS, ...extraFlags(), BIN, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -231,7 +231,7 @@ export async function startPipeHop(port: number): Promise<{ proc: Proc; port: nu
     "pipe hop",
     spawn(
       process.execPath,
-      [...NODE_FLAGS, ...EXTRA_FLAGS, ...TSX, join(ROOT, "bench/procs/pipe-hop.ts"), String(port)],
+      [...NODE_FLAGS, ...extraFlags(), ...TSX, join(ROOT, "bench/procs/pipe-hop.ts"), String(port)],
       {
         cwd: ROOT,
         stdio: ["pipe", "pipe", "pipe"],
@@ -314,5 +314,5 @@ export function startLoadWorker(): IpcProc {
 
 /** The many-tunnel bench peer (bench/procs/many-peer.ts) in its own process (with BENCH_NODE_FLAGS). */
 export function startManyPeer(): IpcProc {
-  return new IpcProc("many-tunnel peer", "bench/procs/many-peer.ts", [], EXTRA_FLAGS);
+  return new IpcProc("many-tunnel peer", "bench/procs/many-peer.ts", [], extraFlags());
 }
