@@ -46,15 +46,16 @@
 import { execFile } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import { get } from "node:http";
-import { availableParallelism, tmpdir } from "node:os";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { flags } from "./lib/args.ts";
 import { type Budget, budget, describeBudgets, idleShare, type RunCpu } from "./lib/budget.ts";
 import { startTunnelEnv } from "./lib/env.ts";
-import { describeSplit, recordPerf, splitPerfFiles } from "./lib/perf-split.ts";
+import { checkPerf, describeSplit, recordPerf, splitPerfFiles } from "./lib/perf-split.ts";
 import { cpuSeconds, cpuTimes, machineCpu } from "./lib/proc-stats.ts";
 import {
+  addTunnelFlags,
   type Proc,
   startLocalServer,
   startManyPeer,
@@ -82,8 +83,11 @@ const ISSUE_TARGETS: Record<number, number> = { 16: 0.55, 128: 0.6 };
 const targetFlag = args.text("target") === undefined ? undefined : args.number("target", 0);
 const CORES = availableParallelism();
 const withPerf = args.has("perf");
-// perf names JIT-compiled functions from the map files this flag has Node write (/tmp/perf-<pid>.map).
-if (withPerf) process.env.BENCH_NODE_FLAGS = `${process.env.BENCH_NODE_FLAGS ?? ""} --perf-basic-prof`;
+if (withPerf) {
+  await checkPerf();
+  // perf names JIT-compiled functions from the map files this flag has Node write (/tmp/perf-<pid>.map).
+  addTunnelFlags("--perf-basic-prof");
+}
 
 interface WrkResult {
   reqPerS: number;
@@ -305,12 +309,14 @@ try {
             ? recordPerf([env.relay.pid, env.peer.pid], join(perfDir.path, `${c}-${r}.data`))
             : undefined;
         const machine0 = machineCpu();
-        const w = await wrk(target(via), c, seconds);
-        const machine1 = machineCpu();
-        if (perf) {
-          await perf.stop();
-          perfFiles.push(join(perfDir!.path, `${c}-${r}.data`));
+        let w: WrkResult;
+        try {
+          w = await wrk(target(via), c, seconds);
+        } finally {
+          await perf?.stop();
         }
+        const machine1 = machineCpu();
+        if (perf) perfFiles.push(join(perfDir!.path, `${c}-${r}.data`));
         const tunnel1 = tunnelTimes();
         if (via === "pipes")
           pipesCpuUs.push(((hops.reduce((sum, h) => sum + cpuSeconds(h.pid), 0) - hops0) / w.requests) * 1e6);
@@ -380,8 +386,13 @@ try {
       for (const [name, pid, cpu] of [
         ["relay", env.relay.pid, cpuUs.relay],
         ["peer", env.peer.pid, cpuUs.peer],
-      ] as const)
-        console.log(`${c} connections, perf: ${describeSplit(name, split.get(pid)!, med(cpu), fmt)}`);
+      ] as const) {
+        const s = split.get(pid)!;
+        console.log(`${c} connections, perf: ${describeSplit(name, s, med(cpu), fmt)}`);
+        // perf falls back to user space alone when it may not sample the kernel (perf_event_paranoid).
+        if (s.samples > 0 && s.groups.kernel === 0)
+          console.log(`  (no kernel samples for the ${name}: the split leaves out its syscalls)`);
+      }
     }
     if (pipes)
       console.log(
@@ -402,6 +413,7 @@ try {
   await env.close();
   if (perfDir) {
     perfDir.remove();
-    for (const pid of pids) rmSync(join(tmpdir(), `perf-${pid}.map`), { force: true });
+    // V8 writes them to /tmp whatever TMPDIR says.
+    for (const pid of pids) rmSync(`/tmp/perf-${pid}.map`, { force: true });
   }
 }

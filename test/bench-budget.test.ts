@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { budget, describeBudgets, idleShare } from "../bench/lib/budget.ts";
-import { cpuSeconds, cpuTimes, machineCpu } from "../bench/lib/proc-stats.ts";
+import { cpuSeconds, cpuTimes, machineCpu, parseCpuLine } from "../bench/lib/proc-stats.ts";
 
 describe("budget", () => {
   // Direct: 20,000 requests with the machine busy 1.0 s, 0.6 s of it the local server's.
@@ -56,6 +56,14 @@ describe("budget", () => {
 });
 
 describe("proc-stats", () => {
+  it("reads /proc/stat's cpu line: idle and I/O wait as idle, guest time counted once (inside user)", () => {
+    // user nice system idle iowait irq softirq steal guest guest_nice, in 1/100 s.
+    const t = parseCpuLine("cpu  1000 10 500 3000 40 5 200 15 300 7");
+    expect(t.idle).toBeCloseTo(30.4, 9);
+    expect(t.busy).toBeCloseTo(17.3, 9); // 1000 + 10 + 500 + 5 + 200 + 15, without guest's 307
+    expect(() => parseCpuLine("intr 1 2 3")).toThrow(/cpu line/);
+  });
+
   it("splits a process's CPU into user and kernel time, and counts the whole machine's", () => {
     const before = cpuTimes(process.pid);
     const machine0 = machineCpu();

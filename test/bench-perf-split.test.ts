@@ -4,7 +4,7 @@
  * first, then a blank line.
  */
 import { describe, expect, it } from "vitest";
-import { classify, describeSplit, SampleSplitter } from "../bench/lib/perf-split.ts";
+import { checkPerf, classify, describeSplit, SampleSplitter } from "../bench/lib/perf-split.ts";
 
 const MAP = "(/tmp/perf-7248.map)";
 const NODE = "(/usr/bin/node)";
@@ -51,6 +51,20 @@ describe("classify", () => {
       "node buffer and crypto",
       "node: random",
     ]);
+  });
+
+  it("counts kernel modules and unnamed kernel addresses as kernel, and the vDSO as user space", () => {
+    const js = f("JS:*a file:///work/main/dist/relay/a.js:1:1", "m");
+    expect(classify([["nf_hook_slow", "[nf_tables]"], js])[0]).toBe("kernel");
+    expect(classify([["[unknown]", "[unknown]", 0xffffffff81ea8ebcn], js])[0]).toBe("kernel");
+    expect(classify([["[unknown]", "[unknown]", 0x7f85cc118443n], js])).toEqual(["ours", "ours: relay"]);
+    expect(classify([["__vdso_clock_gettime", "[vdso]"], js])).toEqual(["ours", "ours: relay"]);
+  });
+
+  it("puts every crypto and util module among the helpers, whatever its last name", () => {
+    for (const mod of ["internal/crypto/hash", "internal/crypto/random", "internal/util/types", "buffer"])
+      expect(classify([f(`JS:*x node:${mod}:1:1`, "m")])[0], mod).toBe("node buffer and crypto");
+    expect(classify([f("JS:*x node:internal/streams/writable:1:1", "m")])[0]).toBe("node runtime");
   });
 
   it("tells the collector from the rest of the native code when no JavaScript is on the stack", () => {
@@ -123,5 +137,17 @@ describe("describeSplit", () => {
     expect(describeSplit("peer", new SampleSplitter([2]).result().get(2)!, 10, String)).toBe(
       "peer: no samples",
     );
+  });
+});
+
+describe("checkPerf", () => {
+  it("says in one line how to get perf when it is not on the PATH", async () => {
+    const path = process.env.PATH;
+    process.env.PATH = "/nonexistent";
+    try {
+      await expect(checkPerf()).rejects.toThrow(/perf is not installed: run `bash scripts\/setup-system.sh`/);
+    } finally {
+      process.env.PATH = path;
+    }
   });
 });

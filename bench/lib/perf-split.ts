@@ -25,12 +25,26 @@ export interface Split {
 }
 
 /** Node's own JavaScript modules that are helpers our code calls, not the event loop's machinery. */
-const NODE_HELPERS = new Set(["buffer", "random", "crypto", "util", "validators", "errors"]);
+const NODE_HELPER = /^node:(?:internal\/)?(?:buffer|crypto|util|validators|errors)\b/;
 
-/** The group and category of one sample, given its frames innermost first as `symbol (dso)` pairs. */
-export function classify(frames: ReadonlyArray<readonly [string, string]>): [Group, string] {
+/** x86-64 and arm64 kernels live in the upper half of the address space. */
+const KERNEL_SPACE = 0xffff800000000000n;
+
+/** One stack frame as perf names it: symbol, object (dso) and, when known, the address. */
+export type Frame = readonly [symbol: string, dso: string, ip?: bigint];
+
+/** Whether a frame runs in the kernel: the kernel image, a module (`[veth]`), or an unnamed kernel address. */
+function inKernel([, dso, ip]: Frame): boolean {
+  if (dso.includes("kernel")) return true;
+  if (ip !== undefined && ip >= KERNEL_SPACE) return true;
+  // Modules appear as `[name]`; `[vdso]`, `[unknown]` and perf's `[JIT] tid N` are user space.
+  return /^\[[\w-]+\]$/.test(dso) && dso !== "[vdso]" && dso !== "[unknown]" && dso !== "[vsyscall]";
+}
+
+/** The group and category of one sample, given its frames innermost first. */
+export function classify(frames: readonly Frame[]): [Group, string] {
   if (frames.length === 0) return ["node runtime", "native: unknown"];
-  if (frames[0]![1].includes("kernel")) return ["kernel", "kernel"];
+  if (inKernel(frames[0]!)) return ["kernel", "kernel"];
   for (const [sym] of frames) {
     if (!sym.startsWith("JS:")) continue;
     const pkg = /node_modules\/((?:@[\w.-]+\/)?[\w.-]+)\//.exec(sym);
@@ -39,8 +53,8 @@ export function classify(frames: ReadonlyArray<readonly [string, string]>): [Gro
     if (dist) return ["ours", `ours: ${dist[1]}`];
     const mod = /node:(?:internal\/)?(?:[\w/]+\/)?([\w_]+)/.exec(sym);
     if (mod) {
-      const name = mod[1]!;
-      return [NODE_HELPERS.has(name) ? "node buffer and crypto" : "node runtime", `node: ${name}`];
+      const path = /node:[\w/]+/.exec(sym)![0];
+      return [NODE_HELPER.test(path) ? "node buffer and crypto" : "node runtime", `node: ${mod[1]}`];
     }
     return ["node runtime", "js: other"];
   }
@@ -60,7 +74,7 @@ export function classify(frames: ReadonlyArray<readonly [string, string]>): [Gro
 export class SampleSplitter {
   private readonly splits = new Map<number, Split>();
   private pid: number | undefined;
-  private frames: Array<[string, string]> = [];
+  private frames: Frame[] = [];
 
   constructor(pids: readonly number[]) {
     for (const p of pids) {
@@ -74,8 +88,8 @@ export class SampleSplitter {
     if (text.startsWith("\t")) {
       if (this.pid === undefined) return;
       // "<ip> <symbol> (<dso>)"; the symbol may hold spaces and parentheses of its own.
-      const m = /^\s*[0-9a-f]+\s+(.*)\s+\(([^()]*)\)\s*$/.exec(text);
-      if (m) this.frames.push([m[1]!.replace(/\+0x[0-9a-f]+$/, ""), m[2]!]);
+      const m = /^\s*([0-9a-f]+)\s+(.*)\s+\(([^()]*)\)\s*$/.exec(text);
+      if (m) this.frames.push([m[2]!.replace(/\+0x[0-9a-f]+$/, ""), m[3]!, BigInt(`0x${m[1]}`)]);
       return;
     }
     this.endSample();
@@ -102,6 +116,28 @@ export class SampleSplitter {
   }
 }
 
+const NO_PERF = "perf is not installed: run `bash scripts/setup-system.sh` (Debian package linux-perf)";
+
+/** The end of a child process: its exit code, or the spawn error (perf missing) as an Error. */
+function ended(child: ChildProcess): Promise<number | null> {
+  const done = new Promise<number | null>((resolve, reject) => {
+    child.once("exit", (code) => resolve(code));
+    child.once("error", (err: NodeJS.ErrnoException) =>
+      reject(err.code === "ENOENT" ? new Error(NO_PERF) : err),
+    );
+  });
+  // Seen by whoever awaits it later; never an unhandled rejection in the meantime.
+  done.catch(() => {});
+  return done;
+}
+
+/** Throws a one-line message unless `perf` runs here. */
+export async function checkPerf(): Promise<void> {
+  const child = spawn("perf", ["--version"], { stdio: "ignore" });
+  const code = await ended(child);
+  if (code !== 0) throw new Error(`\`perf --version\` exited with ${code}`);
+}
+
 /** Starts `perf record -g` on some processes; `stop()` ends it and waits for the file. */
 export function recordPerf(pids: readonly number[], file: string, hz = 249): { stop(): Promise<void> } {
   const child: ChildProcess = spawn(
@@ -113,18 +149,12 @@ export function recordPerf(pids: readonly number[], file: string, hz = 249): { s
   child.stderr!.on("data", (c: Buffer) => {
     stderr += c.toString();
   });
-  const exited = once(child, "exit");
-  const failed = once(child, "error").then(([err]) => {
-    throw (err as NodeJS.ErrnoException).code === "ENOENT"
-      ? new Error("perf is not installed: run `bash scripts/setup-system.sh` (Debian package linux-perf)")
-      : err;
-  });
+  const done = ended(child);
   return {
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
-      await Promise.race([exited, failed]);
-      if (child.exitCode !== 0 && child.exitCode !== null)
-        throw new Error(`perf record exited with ${child.exitCode}: ${stderr.trim()}`);
+      const code = await done;
+      if (code !== 0 && code !== null) throw new Error(`perf record exited with ${code}: ${stderr.trim()}`);
     },
   };
 }

@@ -24,10 +24,19 @@ export function cpuTimes(pid: number): { user: number; system: number } {
  * `idle` counts idle and I/O wait, `busy` everything else (user, nice, system, interrupts, steal).
  */
 export function machineCpu(): { busy: number; idle: number } {
-  const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!;
-  const t = line.trim().split(/\s+/).slice(1).map(Number);
-  const idle = (t[3] ?? 0) + (t[4] ?? 0);
-  const all = t.slice(0, 8).reduce((a, b) => a + b, 0);
+  return parseCpuLine(readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!);
+}
+
+/**
+ * The `cpu` line of /proc/stat in seconds: user nice system idle iowait irq softirq steal guest
+ * guest_nice, in clock ticks. Guest time is already inside user and nice, so only the first eight add up.
+ */
+export function parseCpuLine(line: string): { busy: number; idle: number } {
+  const t = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  if (!line.startsWith("cpu") || t.length < 4 || t.some((v) => !Number.isFinite(v)))
+    throw new Error(`not a /proc/stat cpu line: ${line}`);
+  const idle = t[3]! + (t[4] ?? 0);
+  const all = t.reduce((a, b) => a + b, 0);
   return { busy: (all - idle) / CLK_TCK, idle: idle / CLK_TCK };
 }
 

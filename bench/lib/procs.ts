@@ -132,9 +132,15 @@ export function tempDir(prefix: string): { path: string; remove(): void } {
  */
 const extraFlags = (): string[] => (process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean);
 
+/** Node flags for the relay and the peer only (not the pipes): `wrk-compare --perf` adds `--perf-basic-prof`. */
+const tunnelFlags: string[] = [];
+export function addTunnelFlags(...flags: string[]): void {
+  tunnelFlags.push(...flags);
+}
+
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
   // With the V8 flags the command's shebang gives it, as users run it.
-  return spawn(process.execPath, [...NODE_FLAGS, ...extraFlags(), BIN, ...args], {
+  return spawn(process.execPath, [...NODE_FLAGS, ...extraFlags(), ...tunnelFlags, BIN, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -314,5 +320,5 @@ export function startLoadWorker(): IpcProc {
 
 /** The many-tunnel bench peer (bench/procs/many-peer.ts) in its own process (with BENCH_NODE_FLAGS). */
 export function startManyPeer(): IpcProc {
-  return new IpcProc("many-tunnel peer", "bench/procs/many-peer.ts", [], extraFlags());
+  return new IpcProc("many-tunnel peer", "bench/procs/many-peer.ts", [], [...extraFlags(), ...tunnelFlags]);
 }
