@@ -30,7 +30,7 @@ import { promisify } from "node:util";
 import { flags } from "./lib/args.ts";
 import { type Budget, budget, describeBudgets, idleShare, type RunCpu } from "./lib/budget.ts";
 import { startTunnelEnv } from "./lib/env.ts";
-import { cpuSeconds, cpuTimes, machineCpu, writeSyscalls } from "./lib/proc-stats.ts";
+import { cpuSeconds, cpuSince, cpuTimes, machineCpu, writeSyscalls } from "./lib/proc-stats.ts";
 import { type Proc, startPipes, tempDir } from "./lib/procs.ts";
 import { roundOrder } from "./lib/rounds.ts";
 import { summarize } from "./lib/stats.ts";
@@ -134,13 +134,9 @@ try {
         busy: machine1.busy - machine0.busy,
         idle: machine1.idle - machine0.idle,
         local: cpuSeconds(env.local.pid) - local0,
-        tunnel: {
-          all: tunnel1.reduce(
-            (sum, t, k) => sum + t.user + t.system - tunnel0[k]!.user - tunnel0[k]!.system,
-            0,
-          ),
-          system: tunnel1.reduce((sum, t, k) => sum + t.system - tunnel0[k]!.system, 0),
-        },
+        tunnel: tunnel1
+          .map((t, k) => cpuSince(tunnel0[k]!, t))
+          .reduce((sum, d) => ({ all: sum.all + d.all, system: sum.system + d.system })),
       };
       if (pids && cpu0 && writes0 && way !== "direct")
         for (const [k, pid] of pids.entries()) {

@@ -53,7 +53,7 @@ import { flags } from "./lib/args.ts";
 import { type Budget, budget, describeBudgets, idleShare, type RunCpu } from "./lib/budget.ts";
 import { startTunnelEnv } from "./lib/env.ts";
 import { checkPerf, describeSplit, recordPerf, splitPerfFiles } from "./lib/perf-split.ts";
-import { cpuSeconds, cpuTimes, machineCpu } from "./lib/proc-stats.ts";
+import { cpuSeconds, cpuSince, cpuTimes, machineCpu } from "./lib/proc-stats.ts";
 import {
   addTunnelFlags,
   type Proc,
@@ -237,13 +237,6 @@ function tunnelHeaders(t: WrkTarget): Promise<string[]> {
   });
 }
 
-/** CPU seconds of the relay and the peer together so far, and the kernel's part of them. */
-function tunnelTimes(): { all: number; system: number } {
-  const r = cpuTimes(env.relay.pid);
-  const p = cpuTimes(env.peer.pid);
-  return { all: r.user + r.system + p.user + p.system, system: r.system + p.system };
-}
-
 const env: Env = tunnels > 1 ? await startManyEnv(tunnels) : await startTunnelEnv({ relayArgs: METRICS });
 const hops: Proc[] = [];
 const perfDir = withPerf ? tempDir("perf") : undefined;
@@ -298,16 +291,13 @@ try {
       const pair: Partial<Record<Way, WrkResult>> = {};
       const spent: Partial<Record<Way, RunCpu>> = {};
       for (const via of roundOrder(ways, r)) {
-        const relay0 = cpuSeconds(env.relay.pid);
-        const peer0 = cpuSeconds(env.peer.pid);
+        const relay0 = cpuTimes(env.relay.pid);
+        const peer0 = cpuTimes(env.peer.pid);
         const local0 = cpuSeconds(env.local.pid);
         const hops0 = hops.reduce((sum, h) => sum + cpuSeconds(h.pid), 0);
         const gc0 = await relayGc(metricsPort);
-        const tunnel0 = tunnelTimes();
-        const perf =
-          perfDir && via === "tunnel"
-            ? recordPerf([env.relay.pid, env.peer.pid], join(perfDir.path, `${c}-${r}.data`))
-            : undefined;
+        const perfFile = perfDir && via === "tunnel" ? join(perfDir.path, `${c}-${r}.data`) : undefined;
+        const perf = perfFile ? recordPerf([env.relay.pid, env.peer.pid], perfFile) : undefined;
         const machine0 = machineCpu();
         let w: WrkResult;
         try {
@@ -316,16 +306,17 @@ try {
           await perf?.stop();
         }
         const machine1 = machineCpu();
-        if (perf) perfFiles.push(join(perfDir!.path, `${c}-${r}.data`));
-        const tunnel1 = tunnelTimes();
+        if (perfFile) perfFiles.push(perfFile);
+        const relay = cpuSince(relay0, cpuTimes(env.relay.pid));
+        const peer = cpuSince(peer0, cpuTimes(env.peer.pid));
         if (via === "pipes")
           pipesCpuUs.push(((hops.reduce((sum, h) => sum + cpuSeconds(h.pid), 0) - hops0) / w.requests) * 1e6);
         if (via === "tunnel") {
           const gc1 = await relayGc(metricsPort);
           gc.majorPer10k.push(((gc1.major - gc0.major) / w.requests) * 1e4);
           gc.usPerRequest.push(((gc1.seconds - gc0.seconds) / w.requests) * 1e6);
-          cpuUs.relay.push(((cpuSeconds(env.relay.pid) - relay0) / w.requests) * 1e6);
-          cpuUs.peer.push(((cpuSeconds(env.peer.pid) - peer0) / w.requests) * 1e6);
+          cpuUs.relay.push((relay.all / w.requests) * 1e6);
+          cpuUs.peer.push((peer.all / w.requests) * 1e6);
         }
         const localS = cpuSeconds(env.local.pid) - local0;
         const localUs = (localS / w.requests) * 1e6;
@@ -334,7 +325,7 @@ try {
           busy: machine1.busy - machine0.busy,
           idle: machine1.idle - machine0.idle,
           local: localS,
-          tunnel: { all: tunnel1.all - tunnel0.all, system: tunnel1.system - tunnel0.system },
+          tunnel: { all: relay.all + peer.all, system: relay.system + peer.system },
         };
         if (via === "tunnel") cpuUs.local.push(localUs);
         else if (via === "direct") cpuUs.localDirect.push(localUs);

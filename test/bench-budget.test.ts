@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { budget, describeBudgets, idleShare } from "../bench/lib/budget.ts";
-import { cpuSeconds, cpuTimes, machineCpu, parseCpuLine } from "../bench/lib/proc-stats.ts";
+import { cpuSeconds, cpuSince, cpuTimes, machineCpu, parseCpuLine } from "../bench/lib/proc-stats.ts";
 
 describe("budget", () => {
   // Direct: 20,000 requests with the machine busy 1.0 s, 0.6 s of it the local server's.
@@ -62,6 +62,10 @@ describe("proc-stats", () => {
     expect(t.idle).toBeCloseTo(30.4, 9);
     expect(t.busy).toBeCloseTo(17.3, 9); // 1000 + 10 + 500 + 5 + 200 + 15, without guest's 307
     expect(() => parseCpuLine("intr 1 2 3")).toThrow(/cpu line/);
+  });
+
+  it("takes the CPU between two readings, and the kernel's part of it", () => {
+    expect(cpuSince({ user: 1, system: 2 }, { user: 4.5, system: 3 })).toEqual({ all: 4.5, system: 1 });
   });
 
   it("splits a process's CPU into user and kernel time, and counts the whole machine's", () => {

@@ -19,6 +19,14 @@ export function cpuTimes(pid: number): { user: number; system: number } {
   return { user: Number(rest[11]) / CLK_TCK, system: Number(rest[12]) / CLK_TCK };
 }
 
+/** CPU seconds between two `cpuTimes` readings, and the kernel's part of them. */
+export function cpuSince(
+  a: { user: number; system: number },
+  b: { user: number; system: number },
+): { all: number; system: number } {
+  return { all: b.user + b.system - a.user - a.system, system: b.system - a.system };
+}
+
 /**
  * CPU seconds of the whole machine so far, summed over its cores (the first line of /proc/stat):
  * `idle` counts idle and I/O wait, `busy` everything else (user, nice, system, interrupts, steal).
